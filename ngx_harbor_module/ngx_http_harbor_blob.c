@@ -1,0 +1,252 @@
+
+/*
+ * Copyright (C) Harbor Edge authors
+ */
+
+
+/*
+ * GET|HEAD /v2/<name>/blobs/<digest>.  A blob is served only for a
+ * repository that links it, from a regular file opened through the open
+ * file cache, as a file buffer (sendfile) with r->allow_ranges set so that
+ * nginx's range filter answers Range requests (206, 416).  Depending on
+ * harbor_verify the file is trusted, looked up in the shared zone of files
+ * verified before, or hashed in the thread pool first; a file that does
+ * not match its digest is never sent: the request becomes a miss.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_harbor_module.h"
+
+
+static ngx_int_t ngx_http_harbor_blob_verified(ngx_http_request_t *r,
+    ngx_http_harbor_ctx_t *ctx, ngx_int_t rc);
+static ngx_int_t ngx_http_harbor_blob_send(ngx_http_request_t *r,
+    ngx_http_harbor_ctx_t *ctx);
+static ngx_int_t ngx_http_harbor_blob_key(ngx_http_request_t *r,
+    ngx_http_harbor_ctx_t *ctx);
+
+
+ngx_int_t
+ngx_http_harbor_blob_handler(ngx_http_request_t *r,
+    ngx_http_harbor_ctx_t *ctx)
+{
+    ngx_int_t                    rc;
+    ngx_http_harbor_loc_conf_t  *hlcf;
+
+    hlcf = ngx_http_get_module_loc_conf(r, ngx_http_harbor_module);
+
+    r->connection->log->action = "opening blob";
+
+    rc = ngx_http_harbor_linked(r, &ctx->repo, &ctx->digest, 0);
+
+    if (rc == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (rc == NGX_DECLINED) {
+        return ngx_http_harbor_miss(r, NGX_HTTP_HARBOR_BLOB_UNKNOWN, NULL);
+    }
+
+    if (ngx_http_harbor_blob_path(r, &ctx->digest, &ctx->path) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = ngx_http_harbor_open(r, &ctx->path, &ctx->of,
+                              NGX_HTTP_HARBOR_OPEN);
+
+    if (rc == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (rc == NGX_DECLINED) {
+        return ngx_http_harbor_miss(r, NGX_HTTP_HARBOR_BLOB_UNKNOWN, NULL);
+    }
+
+    /* the client has these bytes already: nothing to verify */
+
+    if (ngx_http_harbor_if_none_match(r, &ctx->digest.value) == NGX_OK) {
+
+        if (ngx_http_harbor_digest_headers(r, &ctx->digest.value) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ngx_http_harbor_count(r, NGX_HTTP_HARBOR_HITS);
+
+        return ngx_http_harbor_not_modified(r);
+    }
+
+    switch (hlcf->verify) {
+
+    case NGX_HTTP_HARBOR_VERIFY_OFF:
+        return ngx_http_harbor_blob_send(r, ctx);
+
+    case NGX_HTTP_HARBOR_VERIFY_ONCE:
+
+        rc = ngx_http_harbor_blob_key(r, ctx);
+
+        if (rc == NGX_ERROR) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        if (ngx_http_harbor_shm_lookup(r, &ctx->vkey) == NGX_OK) {
+            ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                           "harbor: \"%s\" verified before", ctx->path.data);
+            return ngx_http_harbor_blob_send(r, ctx);
+        }
+
+        break;
+
+    default: /* NGX_HTTP_HARBOR_VERIFY_ALWAYS */
+        break;
+    }
+
+    r->connection->log->action = "verifying blob";
+
+    ctx->done = ngx_http_harbor_blob_verified;
+
+    return ngx_http_harbor_verify(r, ctx);
+}
+
+
+/*
+ * the (dev, inode, size, mtime, ctime, digest) key of "harbor_verify once"
+ */
+
+static ngx_int_t
+ngx_http_harbor_blob_key(ngx_http_request_t *r, ngx_http_harbor_ctx_t *ctx)
+{
+    size_t           n, i;
+    ngx_int_t        v;
+    ngx_file_info_t  fi;
+
+    if (ngx_fd_info(ctx->of.fd, &fi) == NGX_FILE_ERROR) {
+        ngx_log_error(NGX_LOG_CRIT, r->connection->log, ngx_errno,
+                      ngx_fd_info_n " \"%s\" failed", ctx->path.data);
+        return NGX_ERROR;
+    }
+
+    /* zeroed as a whole: the key is compared with memcmp, padding too */
+    ngx_memzero(&ctx->vkey, sizeof(ngx_http_harbor_vkey_t));
+
+    ctx->vkey.dev = fi.st_dev;
+    ctx->vkey.ino = fi.st_ino;
+    ctx->vkey.size = fi.st_size;
+    ctx->vkey.mtime = fi.st_mtim.tv_sec;
+    ctx->vkey.mtime_nsec = fi.st_mtim.tv_nsec;
+    ctx->vkey.ctime = fi.st_ctim.tv_sec;
+    ctx->vkey.ctime_nsec = fi.st_ctim.tv_nsec;
+    ctx->vkey.type = ctx->digest.type;
+
+    n = ngx_min(ctx->digest.hex.len / 2, NGX_HTTP_HARBOR_HASH_MAX);
+
+    /* the parser let only lowercase hex through */
+
+    for (i = 0; i < n; i++) {
+        v = ngx_hextoi(&ctx->digest.hex.data[2 * i], 2);
+        if (v == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+
+        ctx->vkey.hash[i] = (u_char) v;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_harbor_blob_verified(ngx_http_request_t *r,
+    ngx_http_harbor_ctx_t *ctx, ngx_int_t rc)
+{
+    ngx_http_harbor_loc_conf_t  *hlcf;
+
+    if (rc == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (rc == NGX_DECLINED) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "harbor: digest mismatch in \"%s\"", ctx->path.data);
+        ngx_http_harbor_count(r, NGX_HTTP_HARBOR_VERIFY_FAILED);
+        return ngx_http_harbor_miss(r, NGX_HTTP_HARBOR_BLOB_UNKNOWN, NULL);
+    }
+
+    ngx_http_harbor_count(r, NGX_HTTP_HARBOR_VERIFY_OK);
+
+    hlcf = ngx_http_get_module_loc_conf(r, ngx_http_harbor_module);
+
+    if (hlcf->verify == NGX_HTTP_HARBOR_VERIFY_ONCE) {
+        ngx_http_harbor_shm_insert(r, &ctx->vkey);
+    }
+
+    return ngx_http_harbor_blob_send(r, ctx);
+}
+
+
+static ngx_int_t
+ngx_http_harbor_blob_send(ngx_http_request_t *r, ngx_http_harbor_ctx_t *ctx)
+{
+    ngx_int_t     rc;
+    ngx_str_t     cache;
+    ngx_buf_t    *b;
+    ngx_chain_t   out;
+
+    ngx_http_harbor_count(r, NGX_HTTP_HARBOR_HITS);
+
+    r->connection->log->action = "sending blob to client";
+
+    r->headers_out.status = NGX_HTTP_OK;
+    r->headers_out.content_length_n = ctx->of.size;
+    ngx_str_set(&r->headers_out.content_type, "application/octet-stream");
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    r->headers_out.content_type_lowcase = NULL;
+
+    ngx_str_set(&cache, "max-age=31536000, immutable");
+
+    if (ngx_http_harbor_digest_headers(r, &ctx->digest.value) != NGX_OK
+        || ngx_http_harbor_add_header(r, "Cache-Control", &cache) != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    r->allow_ranges = 1;
+
+    /* we need to allocate all before the header would be sent */
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->file = ngx_pcalloc(r->pool, sizeof(ngx_file_t));
+    if (b->file == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = ngx_http_harbor_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    b->file_pos = 0;
+    b->file_last = ctx->of.size;
+
+    b->in_file = b->file_last ? 1 : 0;
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    b->file->fd = ctx->of.fd;
+    b->file->name = ctx->path;
+    b->file->log = r->connection->log;
+    b->file->directio = ctx->of.is_directio;
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}

@@ -1,0 +1,693 @@
+
+/*
+ * Copyright (C) Harbor Edge authors
+ */
+
+
+/*
+ * The content handler: method check, routing of /v2/ paths, ns mapping and
+ * dispatch to the manifest, blob and list handlers; plus the helpers every
+ * handler uses to answer (headers, in-memory bodies, If-None-Match, query
+ * arguments, misses).  Routing is done from the right because a repository
+ * name contains slashes: the last two components of the URI say what is
+ * asked for, everything before them is the name.  Every part is checked
+ * against its grammar here, before any handler builds a path from it.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_harbor_module.h"
+
+
+static ngx_int_t ngx_http_harbor_route(ngx_http_request_t *r,
+    ngx_http_harbor_ctx_t *ctx);
+static ngx_int_t ngx_http_harbor_map_ns(ngx_http_request_t *r,
+    ngx_http_harbor_ctx_t *ctx);
+static ngx_int_t ngx_http_harbor_ping(ngx_http_request_t *r);
+static ngx_int_t ngx_http_harbor_not_allowed(ngx_http_request_t *r);
+static ngx_int_t ngx_http_harbor_check_digest(ngx_http_request_t *r,
+    ngx_http_harbor_ctx_t *ctx);
+
+
+ngx_str_t  ngx_http_harbor_json_type =
+    ngx_string("application/json; charset=utf-8");
+
+
+ngx_int_t
+ngx_http_harbor_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                    rc;
+    ngx_http_harbor_ctx_t       *ctx;
+    ngx_http_harbor_loc_conf_t  *hlcf;
+
+    hlcf = ngx_http_get_module_loc_conf(r, ngx_http_harbor_module);
+
+    if (!hlcf->registry) {
+        return NGX_DECLINED;
+    }
+
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+        ngx_http_harbor_count_request(r, NGX_HTTP_HARBOR_OTHER);
+        return ngx_http_harbor_not_allowed(r);
+    }
+
+    rc = ngx_http_discard_request_body(r);
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_harbor_ctx_t));
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->request = r;
+
+    ngx_http_set_ctx(r, ctx, ngx_http_harbor_module);
+
+    rc = ngx_http_harbor_route(r, ctx);
+
+    ngx_http_harbor_count_request(r, ctx->kind);
+
+    if (rc == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (rc == NGX_DECLINED) {
+        return ngx_http_harbor_send_error(r, ctx->err, ctx->err_status,
+                                          ctx->err_message);
+    }
+
+    switch (ctx->kind) {
+
+    case NGX_HTTP_HARBOR_PING:
+        rc = ngx_http_harbor_ping(r);
+        break;
+
+    case NGX_HTTP_HARBOR_CATALOG:
+        rc = ngx_http_harbor_catalog_handler(r, ctx);
+        break;
+
+    case NGX_HTTP_HARBOR_MANIFEST:
+        rc = ngx_http_harbor_manifest_handler(r, ctx);
+        break;
+
+    case NGX_HTTP_HARBOR_BLOB:
+        rc = ngx_http_harbor_blob_handler(r, ctx);
+        break;
+
+    case NGX_HTTP_HARBOR_TAGS:
+        rc = ngx_http_harbor_tags_handler(r, ctx);
+        break;
+
+    default: /* NGX_HTTP_HARBOR_REFERRERS */
+        rc = ngx_http_harbor_referrers_handler(r, ctx);
+        break;
+    }
+
+    return ngx_http_harbor_internal_error(r, rc);
+}
+
+
+/*
+ * a 5xx the handlers returned becomes the OCI error UNKNOWN, so that it
+ * carries the JSON body and the API version header too
+ */
+
+ngx_int_t
+ngx_http_harbor_internal_error(ngx_http_request_t *r, ngx_int_t rc)
+{
+    if (rc < NGX_HTTP_INTERNAL_SERVER_ERROR || r->header_sent) {
+        return rc;
+    }
+
+    return ngx_http_harbor_send_error(r, NGX_HTTP_HARBOR_UNKNOWN, rc, NULL);
+}
+
+
+/*
+ * NGX_OK: ctx->kind, name, repo and reference are set and valid;
+ * NGX_DECLINED: the request is invalid, ctx->err says why;
+ * NGX_ERROR: no memory
+ */
+
+static ngx_int_t
+ngx_http_harbor_route(ngx_http_request_t *r, ngx_http_harbor_ctx_t *ctx)
+{
+    u_char     *p, *last, *slash, *seg;
+    size_t      len;
+    ngx_str_t   name;
+    ngx_int_t   rc;
+
+    ctx->kind = NGX_HTTP_HARBOR_OTHER;
+
+    if (r->uri.len < sizeof("/v2/") - 1
+        || ngx_strncmp(r->uri.data, "/v2/", sizeof("/v2/") - 1) != 0)
+    {
+        goto unsupported;
+    }
+
+    p = r->uri.data + sizeof("/v2/") - 1;
+    last = r->uri.data + r->uri.len;
+    len = last - p;
+
+    if (len == 0) {
+        ctx->kind = NGX_HTTP_HARBOR_PING;
+        return NGX_OK;
+    }
+
+    if (len == sizeof("_catalog") - 1
+        && ngx_strncmp(p, "_catalog", sizeof("_catalog") - 1) == 0)
+    {
+        ctx->kind = NGX_HTTP_HARBOR_CATALOG;
+        return NGX_OK;
+    }
+
+    if (len > sizeof("/tags/list") - 1
+        && ngx_strncmp(last - (sizeof("/tags/list") - 1), "/tags/list",
+                       sizeof("/tags/list") - 1) == 0)
+    {
+        ctx->kind = NGX_HTTP_HARBOR_TAGS;
+        name.data = p;
+        name.len = len - (sizeof("/tags/list") - 1);
+
+    } else {
+
+        /* <name>/<seg>/<reference>, from the right */
+
+        slash = NULL;
+
+        for (seg = last; seg > p; seg--) {
+            if (seg[-1] == '/') {
+                slash = seg - 1;
+                break;
+            }
+        }
+
+        if (slash == NULL || slash + 1 == last) {
+            goto unsupported;
+        }
+
+        ctx->reference.data = slash + 1;
+        ctx->reference.len = last - (slash + 1);
+
+        for (seg = slash; seg > p; seg--) {
+            if (seg[-1] == '/') {
+                break;
+            }
+        }
+
+        if (seg == p) {
+            goto unsupported;
+        }
+
+        len = slash - seg;
+
+        if (len == sizeof("manifests") - 1
+            && ngx_strncmp(seg, "manifests", len) == 0)
+        {
+            ctx->kind = NGX_HTTP_HARBOR_MANIFEST;
+
+        } else if (len == sizeof("blobs") - 1
+                   && ngx_strncmp(seg, "blobs", len) == 0)
+        {
+            ctx->kind = NGX_HTTP_HARBOR_BLOB;
+
+        } else if (len == sizeof("referrers") - 1
+                   && ngx_strncmp(seg, "referrers", len) == 0)
+        {
+            ctx->kind = NGX_HTTP_HARBOR_REFERRERS;
+
+        } else {
+            goto unsupported;
+        }
+
+        name.data = p;
+        name.len = (seg - 1) - p;
+    }
+
+    if (name.len == 0) {
+        ctx->kind = NGX_HTTP_HARBOR_OTHER;
+        goto unsupported;
+    }
+
+    if (ngx_http_harbor_parse_name(name.data, name.len) != NGX_OK) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "harbor: invalid repository name in \"%V\"", &r->uri);
+        ctx->err = NGX_HTTP_HARBOR_NAME_INVALID;
+        return NGX_DECLINED;
+    }
+
+    ctx->name = name;
+
+    rc = ngx_http_harbor_map_ns(r, ctx);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    switch (ctx->kind) {
+
+    case NGX_HTTP_HARBOR_MANIFEST:
+
+        if (ngx_strlchr(ctx->reference.data,
+                        ctx->reference.data + ctx->reference.len, ':'))
+        {
+            return ngx_http_harbor_check_digest(r, ctx);
+        }
+
+        if (ngx_http_harbor_parse_tag(ctx->reference.data,
+                                      ctx->reference.len)
+            != NGX_OK)
+        {
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                          "harbor: invalid tag in \"%V\"", &r->uri);
+            ctx->err = NGX_HTTP_HARBOR_TAG_INVALID;
+            ctx->err_message = "invalid tag";
+            return NGX_DECLINED;
+        }
+
+        return NGX_OK;
+
+    case NGX_HTTP_HARBOR_BLOB:
+    case NGX_HTTP_HARBOR_REFERRERS:
+        return ngx_http_harbor_check_digest(r, ctx);
+
+    default: /* NGX_HTTP_HARBOR_TAGS */
+        return NGX_OK;
+    }
+
+unsupported:
+
+    ctx->err = NGX_HTTP_HARBOR_UNSUPPORTED;
+    ctx->err_status = NGX_HTTP_NOT_FOUND;
+    ctx->err_message = "unsupported endpoint";
+
+    return NGX_DECLINED;
+}
+
+
+static ngx_int_t
+ngx_http_harbor_check_digest(ngx_http_request_t *r,
+    ngx_http_harbor_ctx_t *ctx)
+{
+    ngx_int_t  rc;
+
+    rc = ngx_http_harbor_parse_digest(ctx->reference.data, ctx->reference.len,
+                                      &ctx->digest);
+
+    if (rc == NGX_OK) {
+        return NGX_OK;
+    }
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "harbor: invalid digest in \"%V\"", &r->uri);
+
+    ctx->err = NGX_HTTP_HARBOR_DIGEST_INVALID;
+    ctx->err_message = (rc == NGX_DECLINED) ? "unsupported digest algorithm"
+                                            : "invalid digest";
+
+    return NGX_DECLINED;
+}
+
+
+/*
+ * ?ns=HOST with "harbor_ns HOST PREFIX" serves PREFIX/<name>; an ns that is
+ * not a host, or has no mapping, is ignored
+ */
+
+static ngx_int_t
+ngx_http_harbor_map_ns(ngx_http_request_t *r, ngx_http_harbor_ctx_t *ctx)
+{
+    u_char                      *p;
+    ngx_int_t                    rc;
+    ngx_str_t                    value;
+    ngx_uint_t                   i;
+    ngx_http_harbor_ns_t        *ns;
+    ngx_http_harbor_loc_conf_t  *hlcf;
+
+    ctx->repo = ctx->name;
+
+    rc = ngx_http_harbor_arg(r, "ns", 2, &value);
+
+    if (rc != NGX_OK) {
+        return (rc == NGX_DECLINED) ? NGX_OK : NGX_ERROR;
+    }
+
+    if (ngx_http_harbor_parse_host(value.data, value.len) != NGX_OK) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "harbor: ignored invalid ns argument");
+        return NGX_OK;
+    }
+
+    ctx->ns = value;
+
+    hlcf = ngx_http_get_module_loc_conf(r, ngx_http_harbor_module);
+
+    if (hlcf->ns == NULL) {
+        return NGX_OK;
+    }
+
+    ns = hlcf->ns->elts;
+
+    for (i = 0; i < hlcf->ns->nelts; i++) {
+        if (ns[i].host.len == value.len
+            && ngx_strncasecmp(ns[i].host.data, value.data, value.len) == 0)
+        {
+            break;
+        }
+    }
+
+    if (i == hlcf->ns->nelts) {
+        return NGX_OK;
+    }
+
+    if (ns[i].prefix.len + 1 + ctx->name.len > NGX_HTTP_HARBOR_NAME_MAX) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "harbor: repository name too long with prefix \"%V\"",
+                      &ns[i].prefix);
+        ctx->err = NGX_HTTP_HARBOR_NAME_INVALID;
+        return NGX_DECLINED;
+    }
+
+    ctx->repo.len = ns[i].prefix.len + 1 + ctx->name.len;
+    ctx->repo.data = ngx_pnalloc(r->pool, ctx->repo.len);
+    if (ctx->repo.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_cpymem(ctx->repo.data, ns[i].prefix.data, ns[i].prefix.len);
+    *p++ = '/';
+    ngx_memcpy(p, ctx->name.data, ctx->name.len);
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_harbor_ping(ngx_http_request_t *r)
+{
+    ngx_str_t  type;
+
+    type = ngx_http_harbor_json_type;
+
+    return ngx_http_harbor_send_memory(r, NGX_HTTP_OK, &type,
+                                       (u_char *) "{}", 2);
+}
+
+
+static ngx_int_t
+ngx_http_harbor_not_allowed(ngx_http_request_t *r)
+{
+    ngx_int_t  rc;
+    ngx_str_t  allow;
+
+    rc = ngx_http_discard_request_body(r);
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    ngx_str_set(&allow, "GET, HEAD");
+
+    if (ngx_http_harbor_add_header(r, "Allow", &allow) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_harbor_send_error(r, NGX_HTTP_HARBOR_UNSUPPORTED, 0,
+                                      "the edge is read-only");
+}
+
+
+ngx_int_t
+ngx_http_harbor_add_header(ngx_http_request_t *r, char *key,
+    ngx_str_t *value)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    h->key.data = (u_char *) key;
+    h->key.len = ngx_strlen(key);
+    h->value = *value;
+
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
+
+    return NGX_OK;
+}
+
+
+/*
+ * sends the header with Docker-Distribution-API-Version, which every
+ * answer of the module carries
+ */
+
+ngx_int_t
+ngx_http_harbor_send_header(ngx_http_request_t *r)
+{
+    ngx_str_t  version;
+
+    ngx_str_set(&version, NGX_HTTP_HARBOR_API_VERSION);
+
+    if (ngx_http_harbor_add_header(r, "Docker-Distribution-API-Version",
+                                   &version)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_send_header(r);
+}
+
+
+ngx_int_t
+ngx_http_harbor_send_memory(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_str_t *type, u_char *body, size_t len)
+{
+    ngx_int_t     rc;
+    ngx_buf_t    *b;
+    ngx_chain_t   out;
+
+    r->headers_out.status = status;
+    r->headers_out.content_length_n = len;
+    r->headers_out.content_type = *type;
+    r->headers_out.content_type_len = type->len;
+    r->headers_out.content_type_lowcase = NULL;
+
+    /* the body is exactly what we say: no ranges, no 304 from the filter */
+    r->allow_ranges = 0;
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = ngx_http_harbor_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    b->pos = body;
+    b->last = body + len;
+    b->memory = len ? 1 : 0;
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}
+
+
+/*
+ * NGX_OK if If-None-Match names the digest: quoted, unquoted, weak, or "*"
+ */
+
+ngx_int_t
+ngx_http_harbor_if_none_match(ngx_http_request_t *r, ngx_str_t *digest)
+{
+    u_char           *p, *last, *start, *end;
+    ngx_table_elt_t  *h;
+
+    h = r->headers_in.if_none_match;
+
+    if (h == NULL) {
+        return NGX_DECLINED;
+    }
+
+    p = h->value.data;
+    last = p + h->value.len;
+
+    while (p < last) {
+
+        while (p < last && (*p == ' ' || *p == '\t' || *p == ',')) {
+            p++;
+        }
+
+        start = p;
+
+        while (p < last && *p != ',') {
+            p++;
+        }
+
+        end = p;
+
+        while (end > start && (end[-1] == ' ' || end[-1] == '\t')) {
+            end--;
+        }
+
+        if (end - start == 1 && *start == '*') {
+            return NGX_OK;
+        }
+
+        if (end - start > 2 && start[0] == 'W' && start[1] == '/') {
+            start += 2;
+        }
+
+        if (end - start >= 2 && *start == '"' && end[-1] == '"') {
+            start++;
+            end--;
+        }
+
+        if ((size_t) (end - start) == digest->len
+            && ngx_strncmp(start, digest->data, digest->len) == 0)
+        {
+            return NGX_OK;
+        }
+    }
+
+    return NGX_DECLINED;
+}
+
+
+/*
+ * a query argument, URL-decoded into the request pool;
+ * NGX_DECLINED if absent
+ */
+
+ngx_int_t
+ngx_http_harbor_arg(ngx_http_request_t *r, char *name, size_t len,
+    ngx_str_t *value)
+{
+    u_char     *dst, *src;
+    ngx_str_t   raw;
+
+    if (ngx_http_arg(r, (u_char *) name, len, &raw) != NGX_OK) {
+        return NGX_DECLINED;
+    }
+
+    dst = ngx_pnalloc(r->pool, raw.len + 1);
+    if (dst == NULL) {
+        return NGX_ERROR;
+    }
+
+    value->data = dst;
+    src = raw.data;
+
+    ngx_unescape_uri(&dst, &src, raw.len, 0);
+
+    value->len = dst - value->data;
+
+    return NGX_OK;
+}
+
+
+/*
+ * a manifest or blob is absent or failed verification: pass the request
+ * to harbor_miss_pass, or answer with the OCI error
+ */
+
+ngx_int_t
+ngx_http_harbor_miss(ngx_http_request_t *r, ngx_uint_t err, char *message)
+{
+    ngx_http_harbor_loc_conf_t  *hlcf;
+
+    ngx_http_harbor_count(r, NGX_HTTP_HARBOR_MISSES);
+
+    hlcf = ngx_http_get_module_loc_conf(r, ngx_http_harbor_module);
+
+    if (hlcf->miss_pass.len) {
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "harbor miss, passed to \"%V\"", &hlcf->miss_pass);
+
+        return ngx_http_named_location(r, &hlcf->miss_pass);
+    }
+
+    return ngx_http_harbor_send_error(r, err, 0, message);
+}
+
+
+/*
+ * Docker-Content-Digest: D and ETag: "D"; the ETag goes into
+ * r->headers_out.etag so that nginx's filters know it
+ */
+
+ngx_int_t
+ngx_http_harbor_digest_headers(ngx_http_request_t *r, ngx_str_t *digest)
+{
+    u_char           *p;
+    ngx_table_elt_t  *etag;
+
+    if (ngx_http_harbor_add_header(r, "Docker-Content-Digest", digest)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    etag = ngx_list_push(&r->headers_out.headers);
+    if (etag == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_pnalloc(r->pool, digest->len + 2);
+    if (p == NULL) {
+        etag->hash = 0;
+        return NGX_ERROR;
+    }
+
+    etag->hash = 1;
+    ngx_str_set(&etag->key, "ETag");
+    etag->value.data = p;
+    etag->value.len = digest->len + 2;
+
+#if (nginx_version >= 1023000)
+    etag->next = NULL;
+#endif
+
+    *p++ = '"';
+    p = ngx_cpymem(p, digest->data, digest->len);
+    *p = '"';
+
+    r->headers_out.etag = etag;
+
+    return NGX_OK;
+}
+
+
+/*
+ * 304 with the digest headers already set, no body
+ */
+
+ngx_int_t
+ngx_http_harbor_not_modified(ngx_http_request_t *r)
+{
+    r->headers_out.status = NGX_HTTP_NOT_MODIFIED;
+    r->headers_out.content_type.len = 0;
+    r->headers_out.content_type_len = 0;
+    r->headers_out.content_length_n = -1;
+    r->allow_ranges = 0;
+    r->header_only = 1;
+
+    return ngx_http_harbor_send_header(r);
+}

@@ -1,0 +1,273 @@
+
+/*
+ * Copyright (C) Harbor Edge authors
+ */
+
+
+/*
+ * GET|HEAD /v2/<name>/manifests/<tag|digest>.  A manifest is small (at
+ * most harbor_manifest_max_size), so it is read into memory, hashed on
+ * every request (it is cheap, and a manifest names everything else), and
+ * sent from that same buffer: the bytes that were hashed are the bytes that
+ * go out.  Its media type is detected from the JSON as distribution 2.8
+ * does, and OCI types are refused to clients whose Accept lines do not
+ * list them.  If-None-Match is checked here because the not_modified
+ * filter accepts only the quoted form and clients send both.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_harbor_module.h"
+
+
+static ngx_int_t ngx_http_harbor_accepts(ngx_http_request_t *r,
+    ngx_str_t *accept);
+
+
+static ngx_str_t  ngx_http_harbor_oci_manifest =
+    ngx_string("application/vnd.oci.image.manifest.v1+json");
+static ngx_str_t  ngx_http_harbor_oci_index =
+    ngx_string("application/vnd.oci.image.index.v1+json");
+
+
+ngx_int_t
+ngx_http_harbor_manifest_handler(ngx_http_request_t *r,
+    ngx_http_harbor_ctx_t *ctx)
+{
+    u_char                      *body, hash[NGX_HTTP_HARBOR_HASH_MAX];
+    ngx_int_t                    rc;
+    ngx_str_t                    path, type, parts[6];
+    ngx_http_harbor_loc_conf_t  *hlcf;
+
+    hlcf = ngx_http_get_module_loc_conf(r, ngx_http_harbor_module);
+
+    r->connection->log->action = "reading manifest";
+
+    if (ctx->digest.value.len == 0) {
+
+        /* by tag: the tag's current link names the digest */
+
+        parts[0] = hlcf->v2;
+        ngx_str_set(&parts[1], "/repositories/");
+        parts[2] = ctx->repo;
+        ngx_str_set(&parts[3], "/_manifests/tags/");
+        parts[4] = ctx->reference;
+        ngx_str_set(&parts[5], "/current/link");
+
+        if (ngx_http_harbor_path(r->pool, &path, parts, 6) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        rc = ngx_http_harbor_read_link(r, &path, &ctx->digest,
+                                       NGX_HTTP_HARBOR_FRESH);
+
+        if (rc == NGX_ERROR) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        if (rc == NGX_DECLINED) {
+            return ngx_http_harbor_miss(r, NGX_HTTP_HARBOR_MANIFEST_UNKNOWN,
+                                        NULL);
+        }
+    }
+
+    rc = ngx_http_harbor_linked(r, &ctx->repo, &ctx->digest, 1);
+
+    if (rc == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (rc == NGX_DECLINED) {
+        return ngx_http_harbor_miss(r, NGX_HTTP_HARBOR_MANIFEST_UNKNOWN, NULL);
+    }
+
+    if (ngx_http_harbor_blob_path(r, &ctx->digest, &ctx->path) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = ngx_http_harbor_open(r, &ctx->path, &ctx->of,
+                              NGX_HTTP_HARBOR_OPEN);
+
+    if (rc == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (rc == NGX_DECLINED) {
+        return ngx_http_harbor_miss(r, NGX_HTTP_HARBOR_MANIFEST_UNKNOWN, NULL);
+    }
+
+    if ((size_t) ctx->of.size > hlcf->manifest_max_size) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "harbor: manifest \"%s\" is too large (%O bytes)",
+                      ctx->path.data, ctx->of.size);
+        return ngx_http_harbor_miss(r, NGX_HTTP_HARBOR_MANIFEST_UNKNOWN, NULL);
+    }
+
+    /* we need to allocate all before the header would be sent */
+
+    body = ngx_pnalloc(r->pool, ctx->of.size ? (size_t) ctx->of.size : 1);
+    if (body == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = ngx_http_harbor_read_file(r, &ctx->path, &ctx->of, body);
+
+    if (rc == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (rc == NGX_DECLINED) {
+        return ngx_http_harbor_miss(r, NGX_HTTP_HARBOR_MANIFEST_UNKNOWN, NULL);
+    }
+
+    if (ngx_http_harbor_hash(ctx->digest.type, body, ctx->of.size, hash)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ngx_http_harbor_hash_equal(&ctx->digest, hash) != NGX_OK) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "harbor: digest mismatch in \"%s\"", ctx->path.data);
+        ngx_http_harbor_count(r, NGX_HTTP_HARBOR_VERIFY_FAILED);
+        return ngx_http_harbor_miss(r, NGX_HTTP_HARBOR_MANIFEST_UNKNOWN, NULL);
+    }
+
+    ngx_http_harbor_count(r, NGX_HTTP_HARBOR_VERIFY_OK);
+
+    if (ngx_http_harbor_manifest_type(body, ctx->of.size, &type) != NGX_OK) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "harbor: unrecognized manifest in \"%s\"",
+                      ctx->path.data);
+        return ngx_http_harbor_send_error(r, NGX_HTTP_HARBOR_UNKNOWN, 0,
+                                          "unrecognized manifest");
+    }
+
+    if (type.len == ngx_http_harbor_oci_manifest.len
+        && ngx_strncmp(type.data, ngx_http_harbor_oci_manifest.data,
+                       type.len) == 0
+        && ngx_http_harbor_accepts(r, &ngx_http_harbor_oci_manifest)
+           != NGX_OK)
+    {
+        return ngx_http_harbor_send_error(r,
+                       NGX_HTTP_HARBOR_MANIFEST_UNKNOWN, 0,
+                       "OCI manifest found, but accept header does not "
+                       "support OCI manifests");
+    }
+
+    if (type.len == ngx_http_harbor_oci_index.len
+        && ngx_strncmp(type.data, ngx_http_harbor_oci_index.data,
+                       type.len) == 0
+        && ngx_http_harbor_accepts(r, &ngx_http_harbor_oci_index)
+           != NGX_OK)
+    {
+        return ngx_http_harbor_send_error(r,
+                       NGX_HTTP_HARBOR_MANIFEST_UNKNOWN, 0,
+                       "OCI index found, but accept header does not "
+                       "support OCI indexes");
+    }
+
+    if (ngx_http_harbor_digest_headers(r, &ctx->digest.value) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ngx_http_harbor_if_none_match(r, &ctx->digest.value) == NGX_OK) {
+        ngx_http_harbor_count(r, NGX_HTTP_HARBOR_HITS);
+        return ngx_http_harbor_not_modified(r);
+    }
+
+    ngx_http_harbor_count(r, NGX_HTTP_HARBOR_HITS);
+
+    r->connection->log->action = "sending manifest to client";
+
+    return ngx_http_harbor_send_memory(r, NGX_HTTP_OK, &type, body,
+                                       ctx->of.size);
+}
+
+
+/*
+ * NGX_OK if the request has no Accept line at all, or one of its lines
+ * lists the type itself, "* / *" or "application/ *"
+ */
+
+static ngx_int_t
+ngx_http_harbor_accepts(ngx_http_request_t *r, ngx_str_t *accept)
+{
+    u_char           *p, *last, *start, *end;
+    size_t            len;
+    ngx_uint_t        i, seen;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    seen = 0;
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len != sizeof("Accept") - 1
+            || ngx_strncasecmp(h[i].key.data, (u_char *) "Accept",
+                               sizeof("Accept") - 1) != 0)
+        {
+            continue;
+        }
+
+        seen = 1;
+
+        p = h[i].value.data;
+        last = p + h[i].value.len;
+
+        while (p < last) {
+
+            start = p;
+
+            while (p < last && *p != ',') {
+                p++;
+            }
+
+            end = ngx_strlchr(start, p, ';');
+            if (end == NULL) {
+                end = p;
+            }
+
+            if (p < last) {
+                p++;
+            }
+
+            while (start < end && (*start == ' ' || *start == '\t')) {
+                start++;
+            }
+
+            while (end > start && (end[-1] == ' ' || end[-1] == '\t')) {
+                end--;
+            }
+
+            len = end - start;
+
+            if ((len == accept->len
+                 && ngx_strncasecmp(start, accept->data, len) == 0)
+                || (len == 3 && ngx_strncmp(start, "*/*", 3) == 0)
+                || (len == sizeof("application/*") - 1
+                    && ngx_strncasecmp(start, (u_char *) "application/*",
+                                       len) == 0))
+            {
+                return NGX_OK;
+            }
+        }
+    }
+
+    return seen ? NGX_DECLINED : NGX_OK;
+}

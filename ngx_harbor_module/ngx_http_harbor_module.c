@@ -1,0 +1,490 @@
+
+/*
+ * Copyright (C) Harbor Edge authors
+ */
+
+
+/*
+ * Directives, configuration create/merge and postconfiguration of
+ * ngx_http_harbor_module.  Everything that can be checked at "nginx -t"
+ * is checked here (bad values, harbor_registry without harbor_root, an
+ * invalid ns prefix), so the request path only meets valid settings.
+ * The content handler is installed only when some location says
+ * "harbor_registry on", and it declines at once elsewhere.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_harbor_module.h"
+
+
+static void *ngx_http_harbor_create_main_conf(ngx_conf_t *cf);
+static char *ngx_http_harbor_init_main_conf(ngx_conf_t *cf, void *conf);
+static void *ngx_http_harbor_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_harbor_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+static char *ngx_http_harbor_root(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_harbor_ns(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_harbor_miss_pass(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_harbor_shm_size(ngx_conf_t *cf, void *post,
+    void *data);
+static ngx_int_t ngx_http_harbor_init(ngx_conf_t *cf);
+
+
+static ngx_conf_enum_t  ngx_http_harbor_verify_modes[] = {
+    { ngx_string("off"), NGX_HTTP_HARBOR_VERIFY_OFF },
+    { ngx_string("once"), NGX_HTTP_HARBOR_VERIFY_ONCE },
+    { ngx_string("always"), NGX_HTTP_HARBOR_VERIFY_ALWAYS },
+    { ngx_null_string, 0 }
+};
+
+
+static ngx_conf_num_bounds_t  ngx_http_harbor_catalog_bounds = {
+    ngx_conf_check_num_bounds, 1, 1000000
+};
+
+
+static ngx_conf_post_handler_pt  ngx_http_harbor_shm_size_p =
+    ngx_http_harbor_shm_size;
+
+
+static ngx_command_t  ngx_http_harbor_commands[] = {
+
+    { ngx_string("harbor_root"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_harbor_root,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("harbor_registry"),
+      NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_harbor_loc_conf_t, registry),
+      NULL },
+
+    { ngx_string("harbor_verify"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_harbor_loc_conf_t, verify),
+      &ngx_http_harbor_verify_modes },
+
+    { ngx_string("harbor_verify_thread_pool"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_harbor_loc_conf_t, thread_pool_name),
+      NULL },
+
+    { ngx_string("harbor_ns"),
+      NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE2,
+      ngx_http_harbor_ns,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("harbor_manifest_max_size"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_harbor_loc_conf_t, manifest_max_size),
+      NULL },
+
+    { ngx_string("harbor_catalog_max_entries"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_harbor_loc_conf_t, catalog_max_entries),
+      &ngx_http_harbor_catalog_bounds },
+
+    { ngx_string("harbor_miss_pass"),
+      NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_harbor_miss_pass,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("harbor_shm_size"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_harbor_main_conf_t, shm_size),
+      &ngx_http_harbor_shm_size_p },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_harbor_module_ctx = {
+    NULL,                                  /* preconfiguration */
+    ngx_http_harbor_init,                  /* postconfiguration */
+
+    ngx_http_harbor_create_main_conf,      /* create main configuration */
+    ngx_http_harbor_init_main_conf,        /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_http_harbor_create_loc_conf,       /* create location configuration */
+    ngx_http_harbor_merge_loc_conf         /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_harbor_module = {
+    NGX_MODULE_V1,
+    &ngx_http_harbor_module_ctx,           /* module context */
+    ngx_http_harbor_commands,              /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    NULL,                                  /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    NULL,                                  /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static void *
+ngx_http_harbor_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_harbor_main_conf_t  *hmcf;
+
+    hmcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_harbor_main_conf_t));
+    if (hmcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     hmcf->shm_zone = NULL;
+     *     hmcf->enabled = 0;
+     */
+
+    hmcf->shm_size = NGX_CONF_UNSET_SIZE;
+
+    return hmcf;
+}
+
+
+static char *
+ngx_http_harbor_init_main_conf(ngx_conf_t *cf, void *conf)
+{
+    ngx_http_harbor_main_conf_t  *hmcf = conf;
+
+    ngx_conf_init_size_value(hmcf->shm_size, 1024 * 1024);
+
+    return NGX_CONF_OK;
+}
+
+
+static void *
+ngx_http_harbor_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_harbor_loc_conf_t  *conf;
+
+    conf = ngx_pcalloc(cf->pool, sizeof(ngx_http_harbor_loc_conf_t));
+    if (conf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     conf->root = { 0, NULL };
+     *     conf->v2 = { 0, NULL };
+     *     conf->thread_pool_name = { 0, NULL };
+     *     conf->thread_pool = NULL;
+     *     conf->miss_pass = { 0, NULL };
+     */
+
+    conf->registry = NGX_CONF_UNSET;
+    conf->verify = NGX_CONF_UNSET_UINT;
+    conf->ns = NGX_CONF_UNSET_PTR;
+    conf->manifest_max_size = NGX_CONF_UNSET_SIZE;
+    conf->catalog_max_entries = NGX_CONF_UNSET_UINT;
+
+    return conf;
+}
+
+
+static char *
+ngx_http_harbor_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_harbor_loc_conf_t *prev = parent;
+    ngx_http_harbor_loc_conf_t *conf = child;
+
+    ngx_http_harbor_main_conf_t  *hmcf;
+
+    if (conf->root.data == NULL) {
+        conf->root = prev->root;
+        conf->v2 = prev->v2;
+    }
+
+    ngx_conf_merge_value(conf->registry, prev->registry, 0);
+    ngx_conf_merge_uint_value(conf->verify, prev->verify,
+                              NGX_HTTP_HARBOR_VERIFY_ONCE);
+    ngx_conf_merge_str_value(conf->thread_pool_name, prev->thread_pool_name,
+                             "default");
+    ngx_conf_merge_ptr_value(conf->ns, prev->ns, NULL);
+    ngx_conf_merge_size_value(conf->manifest_max_size,
+                              prev->manifest_max_size, 4 * 1024 * 1024);
+    ngx_conf_merge_uint_value(conf->catalog_max_entries,
+                              prev->catalog_max_entries, 1000);
+    ngx_conf_merge_str_value(conf->miss_pass, prev->miss_pass, "");
+
+    if (!conf->registry) {
+        return NGX_CONF_OK;
+    }
+
+    if (conf->root.data == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"harbor_registry on\" requires \"harbor_root\"");
+        return NGX_CONF_ERROR;
+    }
+
+    if (conf->manifest_max_size == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"harbor_manifest_max_size\" must not be 0");
+        return NGX_CONF_ERROR;
+    }
+
+#if (NGX_THREADS)
+
+    /*
+     * like "aio threads": an undeclared "default" pool is created with
+     * nginx's defaults by the thread pool module at init_conf time
+     */
+
+    if (conf->verify != NGX_HTTP_HARBOR_VERIFY_OFF) {
+        conf->thread_pool = ngx_thread_pool_add(cf, &conf->thread_pool_name);
+        if (conf->thread_pool == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+#endif
+
+    hmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_harbor_module);
+    hmcf->enabled = 1;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_harbor_root(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_harbor_loc_conf_t *hlcf = conf;
+
+    u_char     *p;
+    ngx_str_t  *value;
+
+    if (hlcf->root.data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    hlcf->root = value[1];
+
+    while (hlcf->root.len > 1 && hlcf->root.data[hlcf->root.len - 1] == '/') {
+        hlcf->root.len--;
+    }
+
+    if (hlcf->root.len == 0 || ngx_strlchr(hlcf->root.data,
+                                           hlcf->root.data + hlcf->root.len,
+                                           '\0'))
+    {
+        return "has an invalid value";
+    }
+
+    if (ngx_conf_full_name(cf->cycle, &hlcf->root, 0) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (hlcf->root.len == 1) {
+        /* "/" itself: avoid a double slash in every path */
+        hlcf->root.len = 0;
+    }
+
+    hlcf->v2.len = hlcf->root.len + sizeof(NGX_HTTP_HARBOR_V2) - 1;
+    hlcf->v2.data = ngx_pnalloc(cf->pool, hlcf->v2.len + 1);
+    if (hlcf->v2.data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    p = ngx_cpymem(hlcf->v2.data, hlcf->root.data, hlcf->root.len);
+    p = ngx_cpymem(p, NGX_HTTP_HARBOR_V2, sizeof(NGX_HTTP_HARBOR_V2) - 1);
+    *p = '\0';
+
+    if (hlcf->root.len == 0) {
+        hlcf->root.len = 1;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_harbor_ns(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_harbor_loc_conf_t *hlcf = conf;
+
+    ngx_str_t             *value;
+    ngx_uint_t             i;
+    ngx_http_harbor_ns_t  *ns;
+
+    value = cf->args->elts;
+
+    if (ngx_http_harbor_parse_host(value[1].data, value[1].len) != NGX_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid host \"%V\" in \"harbor_ns\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (value[2].len >= NGX_HTTP_HARBOR_NAME_MAX
+        || ngx_http_harbor_parse_name(value[2].data, value[2].len) != NGX_OK)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid repository prefix \"%V\" in \"harbor_ns\"",
+                           &value[2]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (hlcf->ns == NGX_CONF_UNSET_PTR) {
+        hlcf->ns = ngx_array_create(cf->pool, 2,
+                                    sizeof(ngx_http_harbor_ns_t));
+        if (hlcf->ns == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    ns = hlcf->ns->elts;
+
+    for (i = 0; i < hlcf->ns->nelts; i++) {
+        if (ns[i].host.len == value[1].len
+            && ngx_strncasecmp(ns[i].host.data, value[1].data, value[1].len)
+               == 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "duplicate host \"%V\" in \"harbor_ns\"",
+                               &value[1]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    ns = ngx_array_push(hlcf->ns);
+    if (ns == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ns->host = value[1];
+    ns->prefix = value[2];
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_harbor_miss_pass(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_harbor_loc_conf_t *hlcf = conf;
+
+    ngx_str_t  *value;
+
+    if (hlcf->miss_pass.data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (value[1].len == 3 && ngx_strncmp(value[1].data, "off", 3) == 0) {
+        ngx_str_set(&hlcf->miss_pass, "");
+        return NGX_CONF_OK;
+    }
+
+    if (value[1].len < 2 || value[1].data[0] != '@') {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"harbor_miss_pass\" needs a named location "
+                           "(\"@name\"), not \"%V\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    hlcf->miss_pass = value[1];
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_harbor_shm_size(ngx_conf_t *cf, void *post, void *data)
+{
+    size_t *sp = data;
+
+    if (*sp < 8 * ngx_pagesize) {
+        return "is too small, the minimum is 8 pages";
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_harbor_init(ngx_conf_t *cf)
+{
+    ngx_str_t                     name;
+    ngx_http_handler_pt          *h;
+    ngx_http_harbor_shm_t        *shm;
+    ngx_http_core_main_conf_t    *cmcf;
+    ngx_http_harbor_main_conf_t  *hmcf;
+
+    hmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_harbor_module);
+
+    if (!hmcf->enabled) {
+        return NGX_OK;
+    }
+
+    shm = ngx_pcalloc(cf->pool, sizeof(ngx_http_harbor_shm_t));
+    if (shm == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_str_set(&name, "harbor");
+
+    hmcf->shm_zone = ngx_shared_memory_add(cf, &name, hmcf->shm_size,
+                                           &ngx_http_harbor_module);
+    if (hmcf->shm_zone == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (hmcf->shm_zone->data) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "shared zone \"harbor\" is already used");
+        return NGX_ERROR;
+    }
+
+    hmcf->shm_zone->init = ngx_http_harbor_shm_init_zone;
+    hmcf->shm_zone->data = shm;
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_CONTENT_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_harbor_handler;
+
+    return NGX_OK;
+}

@@ -1,0 +1,313 @@
+
+/*
+ * Copyright (C) Harbor Edge authors
+ */
+
+
+/*
+ * ngx_http_harbor_module: the registry v2 / OCI distribution read API served
+ * straight from a CNCF distribution filesystem store.  This header holds the
+ * types every file of the module shares (configuration, request context,
+ * shared zone) and the prototypes that cross file boundaries; each .c file
+ * owns one concern (see the comment at its top).
+ */
+
+
+#ifndef _NGX_HTTP_HARBOR_MODULE_H_INCLUDED_
+#define _NGX_HTTP_HARBOR_MODULE_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+
+#define NGX_HTTP_HARBOR_VERIFY_OFF       0
+#define NGX_HTTP_HARBOR_VERIFY_ONCE      1
+#define NGX_HTTP_HARBOR_VERIFY_ALWAYS    2
+
+#define NGX_HTTP_HARBOR_NAME_MAX         255
+#define NGX_HTTP_HARBOR_TAG_MAX          128
+#define NGX_HTTP_HARBOR_MEDIA_TYPE_MAX   255
+#define NGX_HTTP_HARBOR_HOST_MAX         255
+
+/* a link file holds "sha512:" and 128 hex digits at most */
+#define NGX_HTTP_HARBOR_LINK_MAX         140
+
+/* the store's own directory under harbor_root */
+#define NGX_HTTP_HARBOR_V2               "/docker/registry/v2"
+
+/* ngx_http_harbor_open(): open a file, or only test a file or directory */
+#define NGX_HTTP_HARBOR_OPEN             0
+#define NGX_HTTP_HARBOR_TEST_FILE        1
+#define NGX_HTTP_HARBOR_TEST_DIR         2
+#define NGX_HTTP_HARBOR_TEST_MASK        3
+
+/*
+ * a file that is replaced by rename(2) (a tag's current/link): an open file
+ * cache entry is checked against the name at most a second old
+ */
+#define NGX_HTTP_HARBOR_FRESH            4
+
+/* digest algorithms the module can verify */
+#define NGX_HTTP_HARBOR_SHA256           1
+#define NGX_HTTP_HARBOR_SHA512           2
+
+#define NGX_HTTP_HARBOR_HASH_MAX         64
+
+#define NGX_HTTP_HARBOR_API_VERSION      "registry/2.0"
+
+
+/* what a request asked for; also the index of its request counter */
+typedef enum {
+    NGX_HTTP_HARBOR_PING = 0,
+    NGX_HTTP_HARBOR_CATALOG,
+    NGX_HTTP_HARBOR_MANIFEST,
+    NGX_HTTP_HARBOR_BLOB,
+    NGX_HTTP_HARBOR_TAGS,
+    NGX_HTTP_HARBOR_REFERRERS,
+    NGX_HTTP_HARBOR_OTHER,
+    NGX_HTTP_HARBOR_NKINDS
+} ngx_http_harbor_kind_e;
+
+
+/* the OCI error codes, index into the table in ngx_http_harbor_error.c */
+typedef enum {
+    NGX_HTTP_HARBOR_BLOB_UNKNOWN = 0,
+    NGX_HTTP_HARBOR_MANIFEST_UNKNOWN,
+    NGX_HTTP_HARBOR_NAME_UNKNOWN,
+    NGX_HTTP_HARBOR_NAME_INVALID,
+    NGX_HTTP_HARBOR_TAG_INVALID,
+    NGX_HTTP_HARBOR_DIGEST_INVALID,
+    NGX_HTTP_HARBOR_PAGINATION_NUMBER_INVALID,
+    NGX_HTTP_HARBOR_UNSUPPORTED,
+    NGX_HTTP_HARBOR_UNAUTHORIZED,
+    NGX_HTTP_HARBOR_DENIED,
+    NGX_HTTP_HARBOR_UNKNOWN
+} ngx_http_harbor_err_e;
+
+
+/* counters in the shared zone, read later by the metrics endpoint */
+typedef enum {
+    NGX_HTTP_HARBOR_HITS = 0,
+    NGX_HTTP_HARBOR_MISSES,
+    NGX_HTTP_HARBOR_VERIFY_OK,
+    NGX_HTTP_HARBOR_VERIFY_FAILED,
+    NGX_HTTP_HARBOR_NCOUNTERS
+} ngx_http_harbor_counter_e;
+
+
+typedef struct {
+    ngx_str_t                   value;     /* "sha256:<hex>" */
+    ngx_str_t                   alg;       /* "sha256" */
+    ngx_str_t                   hex;       /* the encoded part */
+    ngx_uint_t                  type;      /* NGX_HTTP_HARBOR_SHA256, ... */
+} ngx_http_harbor_digest_t;
+
+
+typedef struct {
+    ngx_str_t                   host;
+    ngx_str_t                   prefix;
+} ngx_http_harbor_ns_t;
+
+
+/*
+ * the key of a verified file: changes whenever the file is replaced or
+ * written to (mtime and ctime to the nanosecond: a write in the same
+ * second as the hash, or a utimes(2) that restores mtime, still shows)
+ */
+typedef struct {
+    dev_t                       dev;
+    ino_t                       ino;
+    off_t                       size;
+    time_t                      mtime;
+    long                        mtime_nsec;
+    time_t                      ctime;
+    long                        ctime_nsec;
+    ngx_uint_t                  type;
+    u_char                      hash[NGX_HTTP_HARBOR_HASH_MAX];
+} ngx_http_harbor_vkey_t;
+
+
+typedef struct {
+    ngx_rbtree_node_t           node;
+    ngx_queue_t                 queue;
+    ngx_http_harbor_vkey_t      key;
+} ngx_http_harbor_vnode_t;
+
+
+typedef struct {
+    ngx_rbtree_t                rbtree;
+    ngx_rbtree_node_t           sentinel;
+    ngx_queue_t                 queue;      /* LRU, most recent first */
+    ngx_atomic_t                requests[NGX_HTTP_HARBOR_NKINDS];
+    ngx_atomic_t                counters[NGX_HTTP_HARBOR_NCOUNTERS];
+} ngx_http_harbor_shctx_t;
+
+
+typedef struct {
+    ngx_http_harbor_shctx_t    *sh;
+    ngx_slab_pool_t            *shpool;
+} ngx_http_harbor_shm_t;
+
+
+typedef struct {
+    size_t                      shm_size;
+    ngx_shm_zone_t             *shm_zone;
+    ngx_flag_t                  enabled;    /* some location serves */
+} ngx_http_harbor_main_conf_t;
+
+
+typedef struct {
+    ngx_str_t                   root;       /* harbor_root as given */
+    ngx_str_t                   v2;         /* root + "/docker/registry/v2" */
+    ngx_flag_t                  registry;
+    ngx_uint_t                  verify;
+    ngx_str_t                   thread_pool_name;
+#if (NGX_THREADS)
+    ngx_thread_pool_t          *thread_pool;
+#endif
+    ngx_array_t                *ns;         /* of ngx_http_harbor_ns_t */
+    size_t                      manifest_max_size;
+    ngx_uint_t                  catalog_max_entries;
+    ngx_str_t                   miss_pass;
+} ngx_http_harbor_loc_conf_t;
+
+
+typedef struct ngx_http_harbor_ctx_s  ngx_http_harbor_ctx_t;
+
+typedef ngx_int_t (*ngx_http_harbor_done_pt)(ngx_http_request_t *r,
+    ngx_http_harbor_ctx_t *ctx, ngx_int_t ok);
+
+
+struct ngx_http_harbor_ctx_s {
+    ngx_http_request_t         *request;
+    ngx_uint_t                  kind;
+    ngx_str_t                   name;       /* as the client sent it */
+    ngx_str_t                   repo;       /* in the store: PREFIX/name */
+    ngx_str_t                   reference;  /* tag or digest from the URI */
+    ngx_str_t                   ns;         /* decoded ?ns=, if any */
+    ngx_http_harbor_digest_t    digest;
+
+    ngx_str_t                   path;       /* the data file */
+    ngx_open_file_info_t        of;
+
+    /* the result of a thread-pool hash */
+    u_char                      hash[NGX_HTTP_HARBOR_HASH_MAX];
+    ngx_http_harbor_vkey_t      vkey;
+    ngx_http_harbor_done_pt     done;
+    void                       *verify;     /* the thread task's context */
+
+    /*
+     * a timer while the thread hashes: a worker that is shutting down
+     * waits for the pending requests only while they have timers
+     */
+    ngx_event_t                 guard;
+
+    /* why the request is invalid, found while routing */
+    ngx_uint_t                  err;
+    ngx_uint_t                  err_status;
+    char                       *err_message;
+
+    /* r->main->blocked is not enough: a stray write event must not resume */
+    unsigned                    pending:1;
+};
+
+
+extern ngx_module_t  ngx_http_harbor_module;
+
+
+/* ngx_http_harbor_handler.c */
+ngx_int_t ngx_http_harbor_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_harbor_miss(ngx_http_request_t *r, ngx_uint_t err,
+    char *message);
+ngx_int_t ngx_http_harbor_add_header(ngx_http_request_t *r, char *key,
+    ngx_str_t *value);
+ngx_int_t ngx_http_harbor_send_header(ngx_http_request_t *r);
+ngx_int_t ngx_http_harbor_internal_error(ngx_http_request_t *r,
+    ngx_int_t rc);
+ngx_int_t ngx_http_harbor_digest_headers(ngx_http_request_t *r,
+    ngx_str_t *digest);
+ngx_int_t ngx_http_harbor_not_modified(ngx_http_request_t *r);
+ngx_int_t ngx_http_harbor_send_memory(ngx_http_request_t *r,
+    ngx_uint_t status, ngx_str_t *type, u_char *body, size_t len);
+ngx_int_t ngx_http_harbor_if_none_match(ngx_http_request_t *r,
+    ngx_str_t *digest);
+ngx_int_t ngx_http_harbor_arg(ngx_http_request_t *r, char *name, size_t len,
+    ngx_str_t *value);
+
+/* ngx_http_harbor_parse.c */
+ngx_int_t ngx_http_harbor_parse_name(u_char *p, size_t len);
+ngx_int_t ngx_http_harbor_parse_component(u_char *p, size_t len);
+ngx_int_t ngx_http_harbor_parse_tag(u_char *p, size_t len);
+ngx_int_t ngx_http_harbor_parse_digest(u_char *p, size_t len,
+    ngx_http_harbor_digest_t *d);
+ngx_int_t ngx_http_harbor_parse_number(u_char *p, size_t len,
+    ngx_uint_t *n);
+ngx_int_t ngx_http_harbor_parse_host(u_char *p, size_t len);
+ngx_int_t ngx_http_harbor_parse_media_type(u_char *p, size_t len);
+
+/* ngx_http_harbor_store.c */
+ngx_int_t ngx_http_harbor_path(ngx_pool_t *pool, ngx_str_t *path,
+    ngx_str_t *parts, ngx_uint_t n);
+ngx_int_t ngx_http_harbor_blob_path(ngx_http_request_t *r,
+    ngx_http_harbor_digest_t *d, ngx_str_t *path);
+ngx_int_t ngx_http_harbor_open(ngx_http_request_t *r, ngx_str_t *path,
+    ngx_open_file_info_t *of, ngx_uint_t flags);
+ngx_int_t ngx_http_harbor_read_link(ngx_http_request_t *r, ngx_str_t *path,
+    ngx_http_harbor_digest_t *d, ngx_uint_t flags);
+ngx_int_t ngx_http_harbor_linked(ngx_http_request_t *r, ngx_str_t *repo,
+    ngx_http_harbor_digest_t *d, ngx_uint_t manifest);
+ngx_int_t ngx_http_harbor_read_file(ngx_http_request_t *r, ngx_str_t *path,
+    ngx_open_file_info_t *of, u_char *buf);
+
+/* ngx_http_harbor_manifest.c */
+ngx_int_t ngx_http_harbor_manifest_handler(ngx_http_request_t *r,
+    ngx_http_harbor_ctx_t *ctx);
+
+/* ngx_http_harbor_blob.c */
+ngx_int_t ngx_http_harbor_blob_handler(ngx_http_request_t *r,
+    ngx_http_harbor_ctx_t *ctx);
+
+/* ngx_http_harbor_list.c */
+ngx_int_t ngx_http_harbor_tags_handler(ngx_http_request_t *r,
+    ngx_http_harbor_ctx_t *ctx);
+ngx_int_t ngx_http_harbor_catalog_handler(ngx_http_request_t *r,
+    ngx_http_harbor_ctx_t *ctx);
+ngx_int_t ngx_http_harbor_referrers_handler(ngx_http_request_t *r,
+    ngx_http_harbor_ctx_t *ctx);
+
+/* ngx_http_harbor_verify.c */
+ngx_int_t ngx_http_harbor_hash(ngx_uint_t type, u_char *data, size_t len,
+    u_char *out);
+ngx_int_t ngx_http_harbor_hash_equal(ngx_http_harbor_digest_t *d,
+    u_char *hash);
+ngx_int_t ngx_http_harbor_verify(ngx_http_request_t *r,
+    ngx_http_harbor_ctx_t *ctx);
+
+/* ngx_http_harbor_shm.c */
+ngx_int_t ngx_http_harbor_shm_init_zone(ngx_shm_zone_t *shm_zone,
+    void *data);
+ngx_int_t ngx_http_harbor_shm_lookup(ngx_http_request_t *r,
+    ngx_http_harbor_vkey_t *key);
+void ngx_http_harbor_shm_insert(ngx_http_request_t *r,
+    ngx_http_harbor_vkey_t *key);
+ngx_http_harbor_shm_t *ngx_http_harbor_shm_get(ngx_http_request_t *r);
+void ngx_http_harbor_count(ngx_http_request_t *r, ngx_uint_t counter);
+void ngx_http_harbor_count_request(ngx_http_request_t *r, ngx_uint_t kind);
+
+/* ngx_http_harbor_error.c */
+ngx_int_t ngx_http_harbor_send_error(ngx_http_request_t *r, ngx_uint_t err,
+    ngx_uint_t status, char *message);
+
+/* ngx_http_harbor_json.c */
+ngx_int_t ngx_http_harbor_manifest_type(u_char *p, size_t len,
+    ngx_str_t *type);
+ngx_int_t ngx_http_harbor_referrers_filter(ngx_pool_t *pool, u_char *p,
+    size_t len, ngx_str_t *artifact_type, ngx_str_t *out);
+
+
+extern ngx_str_t  ngx_http_harbor_json_type;
+
+
+#endif /* _NGX_HTTP_HARBOR_MODULE_H_INCLUDED_ */

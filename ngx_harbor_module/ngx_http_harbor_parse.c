@@ -1,0 +1,429 @@
+
+/*
+ * Copyright (C) Harbor Edge authors
+ */
+
+
+/*
+ * The OCI grammars: repository name, tag, digest, and the query arguments
+ * n (decimal, overflow guarded), ns (host[:port]) and artifactType (media
+ * type).  Every scanner here is a hand-written state machine over a byte
+ * range with an explicit end check: no allocation, no I/O, no NUL
+ * termination assumed.  Nothing from a request reaches a path before it
+ * has passed one of these, which is what keeps "..", "%2e", NUL and "//"
+ * out of the store paths.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_harbor_module.h"
+
+
+#define ngx_http_harbor_alnum_lc(ch)                                          \
+    (((ch) >= 'a' && (ch) <= 'z') || ((ch) >= '0' && (ch) <= '9'))
+
+#define ngx_http_harbor_alnum(ch)                                             \
+    (ngx_http_harbor_alnum_lc(ch) || ((ch) >= 'A' && (ch) <= 'Z'))
+
+#define ngx_http_harbor_hex_lc(ch)                                            \
+    (((ch) >= 'a' && (ch) <= 'f') || ((ch) >= '0' && (ch) <= '9'))
+
+
+/*
+ * one path component: [a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*
+ */
+
+ngx_int_t
+ngx_http_harbor_parse_component(u_char *p, size_t len)
+{
+    u_char  *last, ch;
+    enum {
+        sw_start = 0,
+        sw_alnum,
+        sw_dot,
+        sw_underscore,
+        sw_underscore2,
+        sw_dash
+    } state;
+
+    last = p + len;
+    state = sw_start;
+
+    for ( /* void */ ; p < last; p++) {
+        ch = *p;
+
+        switch (state) {
+
+        case sw_start:
+        case sw_dot:
+        case sw_underscore2:
+        case sw_dash:
+            if (ngx_http_harbor_alnum_lc(ch)) {
+                state = sw_alnum;
+                break;
+            }
+
+            if (state == sw_dash && ch == '-') {
+                break;
+            }
+
+            return NGX_ERROR;
+
+        case sw_underscore:
+            if (ngx_http_harbor_alnum_lc(ch)) {
+                state = sw_alnum;
+                break;
+            }
+
+            if (ch == '_') {
+                state = sw_underscore2;
+                break;
+            }
+
+            return NGX_ERROR;
+
+        case sw_alnum:
+            if (ngx_http_harbor_alnum_lc(ch)) {
+                break;
+            }
+
+            switch (ch) {
+            case '.':
+                state = sw_dot;
+                break;
+            case '_':
+                state = sw_underscore;
+                break;
+            case '-':
+                state = sw_dash;
+                break;
+            default:
+                return NGX_ERROR;
+            }
+
+            break;
+        }
+    }
+
+    return (state == sw_alnum) ? NGX_OK : NGX_ERROR;
+}
+
+
+/*
+ * a repository name: components separated by single slashes, at most
+ * NGX_HTTP_HARBOR_NAME_MAX bytes
+ */
+
+ngx_int_t
+ngx_http_harbor_parse_name(u_char *p, size_t len)
+{
+    u_char  *last, *c;
+
+    if (len == 0 || len > NGX_HTTP_HARBOR_NAME_MAX) {
+        return NGX_ERROR;
+    }
+
+    last = p + len;
+
+    while (p < last) {
+        c = ngx_strlchr(p, last, '/');
+        if (c == NULL) {
+            c = last;
+        }
+
+        if (ngx_http_harbor_parse_component(p, c - p) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        if (c == last) {
+            return NGX_OK;
+        }
+
+        p = c + 1;
+
+        if (p == last) {
+            /* a trailing slash */
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_ERROR;
+}
+
+
+/*
+ * tag: [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}
+ */
+
+ngx_int_t
+ngx_http_harbor_parse_tag(u_char *p, size_t len)
+{
+    u_char  ch;
+    size_t  i;
+
+    if (len == 0 || len > NGX_HTTP_HARBOR_TAG_MAX) {
+        return NGX_ERROR;
+    }
+
+    ch = p[0];
+
+    if (!ngx_http_harbor_alnum(ch) && ch != '_') {
+        return NGX_ERROR;
+    }
+
+    for (i = 1; i < len; i++) {
+        ch = p[i];
+
+        if (!ngx_http_harbor_alnum(ch) && ch != '_' && ch != '.' && ch != '-')
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * digest: <alg>:<encoded>, alg [a-z0-9]+([+._-][a-z0-9]+)*,
+ * encoded [a-zA-Z0-9=_-]+; sha256 needs 64 and sha512 128 lowercase hex.
+ *
+ * NGX_OK: a digest the module can verify; NGX_DECLINED: well formed but of
+ * another algorithm; NGX_ERROR: malformed.
+ */
+
+ngx_int_t
+ngx_http_harbor_parse_digest(u_char *p, size_t len,
+    ngx_http_harbor_digest_t *d)
+{
+    u_char  *last, *colon, *q, ch;
+    size_t   n;
+
+    /* longer than any name, tag or digest we could route */
+    if (len == 0 || len > 1024) {
+        return NGX_ERROR;
+    }
+
+    last = p + len;
+
+    colon = ngx_strlchr(p, last, ':');
+    if (colon == NULL || colon == p || colon + 1 == last) {
+        return NGX_ERROR;
+    }
+
+    /* the algorithm */
+
+    ch = '+';
+
+    for (q = p; q < colon; q++) {
+        if (ngx_http_harbor_alnum_lc(*q)) {
+            ch = *q;
+            continue;
+        }
+
+        if (*q == '+' || *q == '.' || *q == '_' || *q == '-') {
+            if (!ngx_http_harbor_alnum_lc(ch)) {
+                /* a separator at the start or after another one */
+                return NGX_ERROR;
+            }
+
+            ch = *q;
+            continue;
+        }
+
+        return NGX_ERROR;
+    }
+
+    if (!ngx_http_harbor_alnum_lc(ch)) {
+        return NGX_ERROR;
+    }
+
+    /* the encoded part */
+
+    for (q = colon + 1; q < last; q++) {
+        ch = *q;
+
+        if (!ngx_http_harbor_alnum(ch) && ch != '=' && ch != '_' && ch != '-')
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    d->value.data = p;
+    d->value.len = len;
+    d->alg.data = p;
+    d->alg.len = colon - p;
+    d->hex.data = colon + 1;
+    d->hex.len = last - (colon + 1);
+
+    if (d->alg.len == 6 && ngx_strncmp(p, "sha256", 6) == 0) {
+        d->type = NGX_HTTP_HARBOR_SHA256;
+        n = 64;
+
+    } else if (d->alg.len == 6 && ngx_strncmp(p, "sha512", 6) == 0) {
+        d->type = NGX_HTTP_HARBOR_SHA512;
+        n = 128;
+
+    } else {
+        d->type = 0;
+        return NGX_DECLINED;
+    }
+
+    if (d->hex.len != n) {
+        return NGX_ERROR;
+    }
+
+    for (q = d->hex.data; q < last; q++) {
+        if (!ngx_http_harbor_hex_lc(*q)) {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * a non-negative decimal; overflow is an error, as in nginx's own parsers
+ */
+
+ngx_int_t
+ngx_http_harbor_parse_number(u_char *p, size_t len, ngx_uint_t *n)
+{
+    u_char      *last;
+    ngx_uint_t   value, cutoff, cutlim;
+
+    if (len == 0) {
+        return NGX_ERROR;
+    }
+
+    cutoff = NGX_MAX_INT_T_VALUE / 10;
+    cutlim = NGX_MAX_INT_T_VALUE % 10;
+
+    value = 0;
+    last = p + len;
+
+    for ( /* void */ ; p < last; p++) {
+        if (*p < '0' || *p > '9') {
+            return NGX_ERROR;
+        }
+
+        if (value >= cutoff && (value > cutoff || (ngx_uint_t) (*p - '0')
+                                                  > cutlim))
+        {
+            return NGX_ERROR;
+        }
+
+        value = value * 10 + (*p - '0');
+    }
+
+    *n = value;
+
+    return NGX_OK;
+}
+
+
+/*
+ * host[:port] as containerd sends it in ?ns=: letters, digits, '.', '-',
+ * '_', an optional bracketed IPv6 literal, and an optional decimal port
+ */
+
+ngx_int_t
+ngx_http_harbor_parse_host(u_char *p, size_t len)
+{
+    u_char  *last, ch;
+    size_t   port;
+
+    if (len == 0 || len > NGX_HTTP_HARBOR_HOST_MAX) {
+        return NGX_ERROR;
+    }
+
+    last = p + len;
+
+    if (*p == '[') {
+        for (p++; p < last && *p != ']'; p++) {
+            ch = *p;
+
+            if (!ngx_http_harbor_hex_lc(ch) && !(ch >= 'A' && ch <= 'F')
+                && ch != ':' && ch != '.')
+            {
+                return NGX_ERROR;
+            }
+        }
+
+        if (p == last) {
+            return NGX_ERROR;
+        }
+
+        p++;
+
+    } else {
+        if (*p == '.' || *p == '-' || *p == ':') {
+            return NGX_ERROR;
+        }
+
+        for ( /* void */ ; p < last && *p != ':'; p++) {
+            ch = *p;
+
+            if (!ngx_http_harbor_alnum(ch) && ch != '.' && ch != '-'
+                && ch != '_')
+            {
+                return NGX_ERROR;
+            }
+        }
+    }
+
+    if (p == last) {
+        return NGX_OK;
+    }
+
+    if (*p != ':') {
+        return NGX_ERROR;
+    }
+
+    p++;
+
+    if (p == last || last - p > 5) {
+        return NGX_ERROR;
+    }
+
+    port = 0;
+
+    for ( /* void */ ; p < last; p++) {
+        if (*p < '0' || *p > '9') {
+            return NGX_ERROR;
+        }
+
+        port = port * 10 + (*p - '0');
+    }
+
+    return (port > 0 && port < 65536) ? NGX_OK : NGX_ERROR;
+}
+
+
+/*
+ * a media type for ?artifactType=: printable ASCII without quotes,
+ * backslashes or spaces, at most NGX_HTTP_HARBOR_MEDIA_TYPE_MAX bytes;
+ * what is left can be compared with a JSON string and echoed safely
+ */
+
+ngx_int_t
+ngx_http_harbor_parse_media_type(u_char *p, size_t len)
+{
+    size_t  i;
+
+    if (len == 0 || len > NGX_HTTP_HARBOR_MEDIA_TYPE_MAX) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < len; i++) {
+        if (p[i] <= ' ' || p[i] >= 0x7f || p[i] == '"' || p[i] == '\\') {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}

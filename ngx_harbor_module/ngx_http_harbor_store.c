@@ -1,0 +1,421 @@
+
+/*
+ * Copyright (C) Harbor Edge authors
+ */
+
+
+/*
+ * The store: distribution's filesystem layout under harbor_root.  Paths are
+ * built from parts that the parser has already checked, into buffers of
+ * exactly their size (plus the NUL that open(2) needs).  Every file is
+ * opened through ngx_open_cached_file(), so open_file_cache applies, and
+ * never through a symlink below harbor_root:
+ *
+ *   - "disable_symlinks on" is honoured as it is (its "from=" too, when it
+ *     starts above the store);
+ *   - "off" and "if_not_owner" become "on from=<harbor_root>": nginx then
+ *     opens every component after harbor_root with openat(O_NOFOLLOW), so
+ *     neither a symlinked link file nor a symlinked repository or blob
+ *     directory can lead anywhere, inside the store or out of it, and what
+ *     a symlink points to is never opened (no byte, size or existence of
+ *     it leaks).  distribution's layout has no symlinks; a refused one is
+ *     logged at [error] since it means a damaged store.  harbor_root
+ *     itself may be a symlink.  (Lead's decision, module-bugs.md 18:27.)
+ *   - directory listings test their directory the same way first and never
+ *     descend into a symlinked entry (d_type, or lstat when unknown).
+ *
+ * Link files are read with one bounded pread (at most
+ * NGX_HTTP_HARBOR_LINK_MAX bytes) and must hold exactly a digest.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_harbor_module.h"
+
+
+static void ngx_http_harbor_open_info(ngx_http_core_loc_conf_t *clcf,
+    ngx_open_file_info_t *of, ngx_uint_t flags);
+static ngx_int_t ngx_http_harbor_open_type(ngx_http_request_t *r,
+    ngx_str_t *path, ngx_open_file_info_t *of, ngx_uint_t test);
+static ngx_int_t ngx_http_harbor_open_error(ngx_http_request_t *r,
+    ngx_str_t *path, ngx_open_file_info_t *of, ngx_uint_t test);
+
+
+ngx_int_t
+ngx_http_harbor_path(ngx_pool_t *pool, ngx_str_t *path, ngx_str_t *parts,
+    ngx_uint_t n)
+{
+    u_char      *p;
+    size_t       len;
+    ngx_uint_t   i;
+
+    len = 0;
+
+    for (i = 0; i < n; i++) {
+        len += parts[i].len;
+    }
+
+    path->data = ngx_pnalloc(pool, len + 1);
+    if (path->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = path->data;
+
+    for (i = 0; i < n; i++) {
+        p = ngx_cpymem(p, parts[i].data, parts[i].len);
+    }
+
+    *p = '\0';
+
+    path->len = len;
+
+    return NGX_OK;
+}
+
+
+/*
+ * V2/blobs/<alg>/<hex[0:2]>/<hex>/data
+ */
+
+ngx_int_t
+ngx_http_harbor_blob_path(ngx_http_request_t *r, ngx_http_harbor_digest_t *d,
+    ngx_str_t *path)
+{
+    ngx_str_t                    parts[8];
+    ngx_http_harbor_loc_conf_t  *hlcf;
+
+    hlcf = ngx_http_get_module_loc_conf(r, ngx_http_harbor_module);
+
+    parts[0] = hlcf->v2;
+    ngx_str_set(&parts[1], "/blobs/");
+    parts[2] = d->alg;
+    ngx_str_set(&parts[3], "/");
+    parts[4].data = d->hex.data;
+    parts[4].len = 2;
+    ngx_str_set(&parts[5], "/");
+    parts[6] = d->hex;
+    ngx_str_set(&parts[7], "/data");
+
+    return ngx_http_harbor_path(r->pool, path, parts, 8);
+}
+
+
+/*
+ * NGX_OK: opened (or with NGX_HTTP_HARBOR_TEST_* only tested: no descriptor
+ * is kept) a regular file, or with NGX_HTTP_HARBOR_TEST_DIR a directory;
+ * NGX_DECLINED: absent or refused, logged; NGX_ERROR: logged
+ */
+
+ngx_int_t
+ngx_http_harbor_open(ngx_http_request_t *r, ngx_str_t *path,
+    ngx_open_file_info_t *of, ngx_uint_t flags)
+{
+    ngx_uint_t                   test;
+    ngx_http_core_loc_conf_t    *clcf;
+#if (NGX_HAVE_OPENAT)
+    size_t                       from;
+    ngx_http_harbor_loc_conf_t  *hlcf;
+#endif
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+    test = flags & NGX_HTTP_HARBOR_TEST_MASK;
+
+    ngx_http_harbor_open_info(clcf, of, flags);
+
+    if (ngx_http_set_disable_symlinks(r, clcf, path, of) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+#if (NGX_HAVE_OPENAT)
+
+    hlcf = ngx_http_get_module_loc_conf(r, ngx_http_harbor_module);
+
+    /* the '/' that follows harbor_root in every path */
+    from = hlcf->v2.len - (sizeof(NGX_HTTP_HARBOR_V2) - 1);
+
+    /* "off" and "if_not_owner" become "on from=<harbor_root>" */
+
+    if (of->disable_symlinks != NGX_DISABLE_SYMLINKS_ON
+        || of->disable_symlinks_from > from)
+    {
+        of->disable_symlinks_from = from;
+    }
+
+    of->disable_symlinks = NGX_DISABLE_SYMLINKS_ON;
+
+#endif
+
+    if (ngx_open_cached_file(clcf->open_file_cache, path, of, r->pool)
+        != NGX_OK)
+    {
+        return ngx_http_harbor_open_error(r, path, of, test);
+    }
+
+    return ngx_http_harbor_open_type(r, path, of, test);
+}
+
+
+static void
+ngx_http_harbor_open_info(ngx_http_core_loc_conf_t *clcf,
+    ngx_open_file_info_t *of, ngx_uint_t flags)
+{
+    ngx_uint_t  test;
+
+    test = flags & NGX_HTTP_HARBOR_TEST_MASK;
+
+    ngx_memzero(of, sizeof(ngx_open_file_info_t));
+
+    of->read_ahead = clcf->read_ahead;
+    of->directio = NGX_OPEN_FILE_DIRECTIO_OFF;
+    of->valid = clcf->open_file_cache_valid;
+    of->min_uses = clcf->open_file_cache_min_uses;
+    of->errors = clcf->open_file_cache_errors;
+    of->events = clcf->open_file_cache_events;
+
+    if (test == NGX_HTTP_HARBOR_TEST_DIR) {
+        of->test_dir = 1;
+    }
+
+    if (test != NGX_HTTP_HARBOR_OPEN) {
+        of->test_only = 1;
+    }
+
+    if ((flags & NGX_HTTP_HARBOR_FRESH) && of->valid > 1) {
+        of->valid = 1;
+    }
+}
+
+
+static ngx_int_t
+ngx_http_harbor_open_type(ngx_http_request_t *r, ngx_str_t *path,
+    ngx_open_file_info_t *of, ngx_uint_t test)
+{
+    if ((test == NGX_HTTP_HARBOR_TEST_DIR) ? !of->is_dir : !of->is_file) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "harbor: \"%s\" is not a %s", path->data,
+                      (test == NGX_HTTP_HARBOR_TEST_DIR) ? "directory"
+                                                         : "regular file");
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_harbor_open_error(ngx_http_request_t *r, ngx_str_t *path,
+    ngx_open_file_info_t *of, ngx_uint_t test)
+{
+    ngx_uint_t  level;
+
+    switch (of->err) {
+
+    case 0:
+        return NGX_ERROR;
+
+    case NGX_ENOENT:
+    case NGX_ENOTDIR:
+    case NGX_ENAMETOOLONG:
+
+        /* an ordinary miss; a listing probes, it expects misses */
+
+        if (test == NGX_HTTP_HARBOR_OPEN) {
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, of->err,
+                          "harbor: %s \"%s\" failed", of->failed, path->data);
+
+        } else {
+            ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, of->err,
+                           "harbor: %s \"%s\" failed",
+                           of->failed, path->data);
+        }
+
+        return NGX_DECLINED;
+
+    case NGX_ELOOP:
+    case NGX_EMLINK:
+    case NGX_EACCES:
+        level = NGX_LOG_ERR;
+        break;
+
+    default:
+        level = NGX_LOG_CRIT;
+        break;
+    }
+
+    ngx_log_error(level, r->connection->log, of->err,
+                  "harbor: %s \"%s\" failed", of->failed, path->data);
+
+    return (level == NGX_LOG_ERR) ? NGX_DECLINED : NGX_ERROR;
+}
+
+
+/*
+ * reads a link file into d (the digest points into the request pool);
+ * NGX_DECLINED if it is absent or does not hold exactly a digest
+ */
+
+ngx_int_t
+ngx_http_harbor_read_link(ngx_http_request_t *r, ngx_str_t *path,
+    ngx_http_harbor_digest_t *d, ngx_uint_t flags)
+{
+    u_char                buf[NGX_HTTP_HARBOR_LINK_MAX], *p;
+    ssize_t               n;
+    ngx_int_t             rc;
+    ngx_file_t            file;
+    ngx_open_file_info_t  of;
+
+    rc = ngx_http_harbor_open(r, path, &of, flags);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (of.size == 0 || of.size > NGX_HTTP_HARBOR_LINK_MAX) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "harbor: link file \"%s\" has invalid size %O",
+                      path->data, of.size);
+        return NGX_DECLINED;
+    }
+
+    ngx_memzero(&file, sizeof(ngx_file_t));
+
+    file.fd = of.fd;
+    file.name = *path;
+    file.log = r->connection->log;
+
+    n = ngx_read_file(&file, buf, NGX_HTTP_HARBOR_LINK_MAX, 0);
+
+    if (n == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    if (n != of.size) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "harbor: link file \"%s\" changed while read",
+                      path->data);
+        return NGX_DECLINED;
+    }
+
+    if (ngx_http_harbor_parse_digest(buf, n, d) != NGX_OK) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "harbor: invalid link file \"%s\"", path->data);
+        return NGX_DECLINED;
+    }
+
+    p = ngx_pnalloc(r->pool, n);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(p, buf, n);
+
+    return ngx_http_harbor_parse_digest(p, n, d);
+}
+
+
+/*
+ * NGX_OK if repository repo links digest d: a manifest revision link or a
+ * layer link holding exactly d (manifests look at revisions first, blobs at
+ * layers first, as distribution does)
+ */
+
+ngx_int_t
+ngx_http_harbor_linked(ngx_http_request_t *r, ngx_str_t *repo,
+    ngx_http_harbor_digest_t *d, ngx_uint_t manifest)
+{
+    ngx_int_t                    rc;
+    ngx_str_t                    path, parts[8];
+    ngx_uint_t                   i;
+    ngx_http_harbor_digest_t     link;
+    ngx_http_harbor_loc_conf_t  *hlcf;
+
+    static ngx_str_t  kinds[2] = {
+        ngx_string("/_layers/"),
+        ngx_string("/_manifests/revisions/")
+    };
+
+    hlcf = ngx_http_get_module_loc_conf(r, ngx_http_harbor_module);
+
+    parts[0] = hlcf->v2;
+    ngx_str_set(&parts[1], "/repositories/");
+    parts[2] = *repo;
+    parts[4] = d->alg;
+    ngx_str_set(&parts[5], "/");
+    parts[6] = d->hex;
+    ngx_str_set(&parts[7], "/link");
+
+    for (i = 0; i < 2; i++) {
+        parts[3] = kinds[manifest ? 1 - i : i];
+
+        if (ngx_http_harbor_path(r->pool, &path, parts, 8) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        rc = ngx_http_harbor_read_link(r, &path, &link, NGX_HTTP_HARBOR_OPEN);
+
+        if (rc == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+
+        if (rc == NGX_DECLINED) {
+            continue;
+        }
+
+        if (link.value.len == d->value.len
+            && ngx_strncmp(link.value.data, d->value.data, d->value.len) == 0)
+        {
+            return NGX_OK;
+        }
+
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "harbor: link file \"%s\" names another digest",
+                      path.data);
+    }
+
+    return NGX_DECLINED;
+}
+
+
+/*
+ * reads a whole opened file (of->size bytes) into buf
+ */
+
+ngx_int_t
+ngx_http_harbor_read_file(ngx_http_request_t *r, ngx_str_t *path,
+    ngx_open_file_info_t *of, u_char *buf)
+{
+    off_t       offset;
+    ssize_t     n;
+    ngx_file_t  file;
+
+    ngx_memzero(&file, sizeof(ngx_file_t));
+
+    file.fd = of->fd;
+    file.name = *path;
+    file.log = r->connection->log;
+
+    offset = 0;
+
+    while (offset < of->size) {
+        n = ngx_read_file(&file, buf + offset, of->size - offset, offset);
+
+        if (n == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+
+        if (n == 0) {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "harbor: file \"%s\" was truncated while read",
+                          path->data);
+            return NGX_DECLINED;
+        }
+
+        offset += n;
+    }
+
+    return NGX_OK;
+}
