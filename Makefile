@@ -57,7 +57,8 @@ $(NGX_BUILD)/objs/Makefile: config
 
 $(MODULE_SO): $(NGX_BUILD)/objs/Makefile $(MODULE_SRCS)
 	$(MAKE) -s -C $(NGX_BUILD) -f objs/Makefile modules
-	cp $(NGX_BUILD)/objs/ngx_http_harbor_module.so $@
+	@# a new inode: nginx processes that mapped the old file keep it intact
+	cp $(NGX_BUILD)/objs/ngx_http_harbor_module.so $@.tmp && mv -f $@.tmp $@
 
 $(BUILD)/hr/%.o: replicator/%.c $(HR_HDRS)
 	@mkdir -p $(dir $@)
