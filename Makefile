@@ -33,7 +33,7 @@ UNIT_SRCS   := $(wildcard tests/unit/test_*.c)
 UNIT_BINS   := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
 
 .PHONY: deps all module replicator test test-unit test-unit-san test-t \
-        test-integration demo bench fuzz clean style
+        test-integration demo bench fuzz clean style deb
 
 all: module replicator
 
@@ -98,6 +98,11 @@ bench: all
 
 fuzz:
 	tests/fuzz/run.sh $(FUZZ_SECONDS)
+
+# Debian packages (libnginx-mod-http-harbor, harbor-replicator, source package
+# harbor-edge) in build/deb/, built by dpkg-buildpackage in a copy of the tree.
+deb:
+	packaging/build-deb.sh
 
 style:
 	tests/tools/style.sh
