@@ -1,0 +1,82 @@
+
+/*
+ * Harbor Edge: events for the replicator, queued in Redis.
+ *
+ * Two producers, one queue (a Redis list, RPUSH; the replicator pops):
+ *
+ *   - the webhook location (harbor_webhook) turns Harbor's PUSH_ARTIFACT
+ *     and DELETE_ARTIFACT deliveries into lines such as
+ *     {"kind":"push","repository":"prod/api","digest":"sha256:...",
+ *      "tag":"v1","occurred_at":1717000000,"source":"webhook"}
+ *   - the read path calls ngx_http_harbor_events_miss() when a manifest or
+ *     blob is not in the store:
+ *     {"kind":"miss","object":"manifest","repository":"prod/api",
+ *      "reference":"v1","occurred_at":1717000000,"source":"edge"}
+ *
+ * Every value in a line has passed the OCI grammars, so no escaping is
+ * ever needed.  This module is separate from the read path's
+ * (ngx_http_harbor_module) and costs nothing unless harbor_redis is set.
+ */
+
+
+#ifndef _NGX_HTTP_HARBOR_EVENTS_H_INCLUDED_
+#define _NGX_HTTP_HARBOR_EVENTS_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_harbor_redis.h"
+
+
+#define NGX_HTTP_HARBOR_MISS_MANIFEST  0
+#define NGX_HTTP_HARBOR_MISS_BLOB      1
+
+/* misses of one object within this time are sent once (per worker) */
+#define NGX_HTTP_HARBOR_MISS_TTL       5000
+#define NGX_HTTP_HARBOR_MISS_CACHE     1024
+
+
+typedef struct {
+    uint64_t                           key;
+    ngx_msec_t                         expires;
+} ngx_http_harbor_miss_entry_t;
+
+
+typedef struct {
+    ngx_http_harbor_redis_conf_t       redis;
+    ngx_shm_zone_t                    *shm_zone;  /* the counters */
+
+    /* this worker's, made in init_process */
+    ngx_http_harbor_redis_t           *link;
+    ngx_http_harbor_miss_entry_t      *miss_cache;
+} ngx_http_harbor_events_main_conf_t;
+
+
+typedef struct {
+    ngx_flag_t                         webhook;
+    ngx_str_t                          auth;       /* data NULL: off */
+    ngx_uint_t                         auth_set;
+    size_t                             max_size;
+    ngx_uint_t                         test_miss;
+} ngx_http_harbor_events_loc_conf_t;
+
+
+/*
+ * Called by the read path on a manifest or blob miss (kind: one of
+ * NGX_HTTP_HARBOR_MISS_*).  Never blocks, never fails the request: with
+ * Redis away the event waits in a bounded queue or is dropped and counted.
+ * Does nothing when harbor_redis is not configured.
+ */
+void ngx_http_harbor_events_miss(ngx_http_request_t *r,
+    ngx_str_t *repository, ngx_str_t *reference, ngx_uint_t kind);
+
+ngx_int_t ngx_http_harbor_webhook_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_harbor_events_test_miss_handler(ngx_http_request_t *r);
+
+
+extern ngx_module_t  ngx_http_harbor_events_module;
+
+
+#endif /* _NGX_HTTP_HARBOR_EVENTS_H_INCLUDED_ */

@@ -1,0 +1,107 @@
+
+/*
+ * Harbor Edge: validation of Harbor webhook payloads, without nginx.
+ *
+ * Harbor posts artifact events in two formats (reference/harbor-facts.md,
+ * section e): "Default" ({type, occur_at, operator, event_data}) and
+ * structured CloudEvents ({specversion, type, time, data}, where data is
+ * the Default event_data).  This parser checks the whole body is strict
+ * JSON, finds the few fields the edge needs and checks the repository
+ * name, digests and tags against the OCI grammars, so that the event put in
+ * the queue never carries anything a path could be built from unchecked.
+ *
+ * It is plain C (no nginx types, no allocation: everything lands in fixed
+ * buffers of the caller's event struct) so that a libFuzzer target can
+ * run it alone.
+ */
+
+
+#ifndef _NGX_HTTP_HARBOR_WEBHOOK_PARSE_H_INCLUDED_
+#define _NGX_HTTP_HARBOR_WEBHOOK_PARSE_H_INCLUDED_
+
+
+#include <stddef.h>
+#include <stdint.h>
+
+
+#define NGX_HTTP_HARBOR_WEBHOOK_NAME_MAX       255
+#define NGX_HTTP_HARBOR_WEBHOOK_TAG_MAX        128
+/* "sha512:" and 128 hex digits, the longest digest the edge accepts */
+#define NGX_HTTP_HARBOR_WEBHOOK_DIGEST_MAX     135
+#define NGX_HTTP_HARBOR_WEBHOOK_RESOURCES_MAX  16
+#define NGX_HTTP_HARBOR_WEBHOOK_ERR_LEN        128
+
+/* the event kinds; anything else Harbor sends is acknowledged and ignored */
+#define NGX_HTTP_HARBOR_WEBHOOK_IGNORED        0
+#define NGX_HTTP_HARBOR_WEBHOOK_PUSH           1
+#define NGX_HTTP_HARBOR_WEBHOOK_DELETE         2
+
+
+typedef struct {
+    size_t     digest_len;
+    size_t     tag_len;        /* 0: no tag (untagged or pushed by digest) */
+    char       digest[NGX_HTTP_HARBOR_WEBHOOK_DIGEST_MAX + 1];
+    char       tag[NGX_HTTP_HARBOR_WEBHOOK_TAG_MAX + 1];
+} ngx_http_harbor_webhook_resource_t;
+
+
+/* one string field as found; len > cap means "too long", data truncated */
+typedef struct {
+    size_t     len;
+    int        present;
+    char       data[NGX_HTTP_HARBOR_WEBHOOK_NAME_MAX + 1];
+} ngx_http_harbor_webhook_field_t;
+
+
+/* event_data (Default) or data (CloudEvents), before it is checked */
+typedef struct {
+    int                                  present;
+    const char                          *err;   /* first shape error */
+    ngx_http_harbor_webhook_field_t      name;
+    ngx_http_harbor_webhook_field_t      namespace_;
+    ngx_http_harbor_webhook_field_t      full_name;
+    int                                  has_repository;
+    int                                  has_resources;
+    size_t                               nresources;
+    ngx_http_harbor_webhook_resource_t   resources[
+                                        NGX_HTTP_HARBOR_WEBHOOK_RESOURCES_MAX];
+} ngx_http_harbor_webhook_data_t;
+
+
+typedef struct {
+    int                                  kind;
+    int                                  cloudevents;
+    int64_t                              occurred_at;  /* -1: not given */
+    size_t                               repository_len;
+    char                                 repository[
+                                        NGX_HTTP_HARBOR_WEBHOOK_NAME_MAX + 1];
+    size_t                               nresources;
+    ngx_http_harbor_webhook_resource_t  *resources;    /* into a data below */
+    char                                 err[NGX_HTTP_HARBOR_WEBHOOK_ERR_LEN];
+
+    /* parser scratch: filled while the body is read, checked at the end */
+    ngx_http_harbor_webhook_field_t      type;
+    ngx_http_harbor_webhook_field_t      specversion;
+    ngx_http_harbor_webhook_field_t      time;
+    ngx_http_harbor_webhook_data_t       event_data;   /* Default */
+    ngx_http_harbor_webhook_data_t       data;         /* CloudEvents */
+} ngx_http_harbor_webhook_event_t;
+
+
+/*
+ * Parses and checks one webhook body.  cloudevents: the request said
+ * Content-Type: application/cloudevents+json.  Returns 0 and fills ev
+ * (kind IGNORED for events the edge does not use), or -1 with a short
+ * reason in ev->err (ASCII, no quotes: it goes into a JSON answer as is).
+ */
+int ngx_http_harbor_webhook_parse(const unsigned char *body, size_t len,
+    int cloudevents, ngx_http_harbor_webhook_event_t *ev);
+
+/* OCI grammars (distribution's reference package); 1 valid, 0 not */
+int ngx_http_harbor_webhook_valid_name(const unsigned char *p, size_t len);
+int ngx_http_harbor_webhook_valid_tag(const unsigned char *p, size_t len);
+/* 1 valid sha256/sha512, 0 malformed, -1 well-formed but unsupported */
+int ngx_http_harbor_webhook_valid_digest(const unsigned char *p, size_t len);
+
+
+#endif /* _NGX_HTTP_HARBOR_WEBHOOK_PARSE_H_INCLUDED_ */
