@@ -1,0 +1,1373 @@
+/*
+ * store.c: the layout writer (docs/store.md).
+ *
+ * Durability follows Redis's rdb.c: write a temporary in the target's own
+ * directory, fsync it, rename(2) over the final name, fsync the directory;
+ * on failure unlink the temporary and keep errno for the message.  New
+ * directories are fsynced into their parents too, so a crash never leaves
+ * a visible link whose directory entry was lost.
+ *
+ * Blob downloads write to ROOT/_harbor_edge/partial/sha256-<hex>, with the
+ * durable byte count in sha256-<hex>.offset beside it: after a crash the
+ * next run re-hashes that prefix and asks the primary for the rest with a
+ * Range request.  The partial file is renamed into blobs/ when its digest
+ * matches, so blobs/ only ever holds verified content.
+ */
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "store.h"
+
+/* a well-formed placeholder where a path needs no digest */
+#define HR_STORE_ZERO_DIGEST                                                  \
+    "sha256:0000000000000000000000000000000000000000000000000000000000000000"
+
+/* the partial data is fdatasync'ed and its offset recorded this often */
+#define HR_STORE_SYNC_EVERY  (8 * 1024 * 1024)
+
+
+static int hr_store_path(hr_store_t *st, char *out, size_t outlen,
+    const char *repo, hr_link_e kind, const char *tag, const char *digest);
+static int hr_store_fsync_dir(const char *dir);
+static int hr_store_write_all(int fd, const void *p, size_t n);
+static int hr_store_fix_mode(hr_store_t *st, int fd, int dir);
+static int hr_store_record_offset(hr_blob_writer_t *w);
+static int hr_store_copy_file(hr_store_t *st, const char *from, int tofd,
+    char *err, size_t errlen);
+static int hr_store_desc_cmp(const void *a, const void *b);
+
+
+int
+hr_valid_digest(const char *d)
+{
+    size_t  i;
+
+    if (d == NULL || strncmp(d, "sha256:", 7) != 0) {
+        return 0;
+    }
+
+    for (i = 7; i < HR_DIGEST_LEN; i++) {
+        if (!((d[i] >= '0' && d[i] <= '9') || (d[i] >= 'a' && d[i] <= 'f'))) {
+            return 0;
+        }
+    }
+
+    return d[HR_DIGEST_LEN] == '\0';
+}
+
+
+int
+hr_valid_repo(const char *name)
+{
+    size_t       len;
+    const char  *p;
+
+    /*
+     * [a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(\/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*
+     * walked component by component: alnum runs joined by one separator.
+     */
+
+    if (name == NULL) {
+        return 0;
+    }
+
+    len = strlen(name);
+    if (len == 0 || len > 255) {
+        return 0;
+    }
+
+    p = name;
+
+    for ( ;; ) {
+        /* a component */
+
+        for ( ;; ) {
+            if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9'))) {
+                return 0;
+            }
+
+            while ((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9')) {
+                p++;
+            }
+
+            if (*p == '.') {
+                p++;
+
+            } else if (*p == '_') {
+                p++;
+
+                if (*p == '_') {
+                    p++;
+                }
+
+            } else if (*p == '-') {
+                while (*p == '-') {
+                    p++;
+                }
+
+            } else {
+                break;
+            }
+        }
+
+        if (*p == '\0') {
+            return 1;
+        }
+
+        if (*p != '/') {
+            return 0;
+        }
+
+        p++;
+    }
+}
+
+
+int
+hr_valid_tag(const char *tag)
+{
+    size_t  i;
+
+    if (tag == NULL || tag[0] == '\0' || tag[0] == '.' || tag[0] == '-') {
+        return 0;
+    }
+
+    for (i = 0; tag[i]; i++) {
+        if (i >= 128) {
+            return 0;
+        }
+
+        if (!((tag[i] >= 'a' && tag[i] <= 'z')
+              || (tag[i] >= 'A' && tag[i] <= 'Z')
+              || (tag[i] >= '0' && tag[i] <= '9')
+              || tag[i] == '_' || tag[i] == '.' || tag[i] == '-'))
+        {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+void
+hr_sha256_digest(const void *p, size_t n, char *out)
+{
+    unsigned int   i;
+    unsigned char  md[32];
+
+    EVP_Digest(p, n, md, NULL, EVP_sha256(), NULL);
+
+    memcpy(out, "sha256:", 7);
+
+    for (i = 0; i < 32; i++) {
+        sprintf(out + 7 + i * 2, "%02x", md[i]);
+    }
+
+    out[HR_DIGEST_LEN] = '\0';
+}
+
+
+int
+hr_store_init(hr_store_t *st, const char *root, const char *state_dir,
+    const char *group, char *err, size_t errlen)
+{
+    char           path[PATH_MAX];
+    struct group  *gr;
+
+    memset(st, 0, sizeof(hr_store_t));
+
+    st->fmode = 0644;
+    st->dmode = 0755;
+
+    if (group != NULL && group[0] != '\0') {
+        gr = getgrnam(group);
+        if (gr == NULL) {
+            snprintf(err, errlen, "storage.group: unknown group \"%s\"",
+                     group);
+            return -1;
+        }
+
+        st->gid = gr->gr_gid;
+        st->grouped = 1;
+        st->fmode = 0640;
+        st->dmode = 0750;
+    }
+
+    st->root = strdup(root);
+    if (asprintf(&st->v2, "%s/docker/registry/v2", root) == -1) {
+        st->v2 = NULL;
+    }
+
+    if (state_dir != NULL) {
+        st->state = strdup(state_dir);
+
+    } else if (asprintf(&st->state, "%s/_harbor_edge", root) == -1) {
+        st->state = NULL;
+    }
+
+    if (st->root == NULL || st->v2 == NULL || st->state == NULL) {
+        snprintf(err, errlen, "out of memory");
+        hr_store_free(st);
+        return -1;
+    }
+
+    if (hr_store_mkdirs(st, st->v2, err, errlen) == -1) {
+        hr_store_free(st);
+        return -1;
+    }
+
+    snprintf(path, sizeof(path), "%s/partial", st->state);
+
+    if (hr_store_mkdirs(st, path, err, errlen) == -1) {
+        hr_store_free(st);
+        return -1;
+    }
+
+    return 0;
+}
+
+
+void
+hr_store_free(hr_store_t *st)
+{
+    free(st->root);
+    free(st->v2);
+    free(st->state);
+    st->root = NULL;
+    st->v2 = NULL;
+    st->state = NULL;
+}
+
+
+static int
+hr_store_fix_mode(hr_store_t *st, int fd, int dir)
+{
+    if (fchmod(fd, dir ? st->dmode : st->fmode) == -1) {
+        return -1;
+    }
+
+    if (st->grouped && fchown(fd, (uid_t) -1, st->gid) == -1) {
+        return -1;
+    }
+
+    return 0;
+}
+
+
+static int
+hr_store_fsync_dir(const char *dir)
+{
+    int  fd, rc;
+
+    fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd == -1) {
+        return -1;
+    }
+
+    rc = fsync(fd);
+    close(fd);
+
+    return rc;
+}
+
+
+int
+hr_store_mkdirs(hr_store_t *st, const char *dir, char *err, size_t errlen)
+{
+    int     fd;
+    char    parent[PATH_MAX];
+    char   *slash;
+
+    if (mkdir(dir, st->dmode) == 0) {
+        goto created;
+    }
+
+    if (errno == EEXIST) {
+        return 0;
+    }
+
+    if (errno != ENOENT) {
+        snprintf(err, errlen, "mkdir(\"%s\") failed: %s", dir,
+                 strerror(errno));
+        return -1;
+    }
+
+    if (strlen(dir) >= sizeof(parent)) {
+        snprintf(err, errlen, "path too long: %s", dir);
+        return -1;
+    }
+
+    strcpy(parent, dir);
+    slash = strrchr(parent, '/');
+
+    if (slash == NULL || slash == parent) {
+        snprintf(err, errlen, "mkdir(\"%s\") failed: %s", dir,
+                 strerror(ENOENT));
+        return -1;
+    }
+
+    *slash = '\0';
+
+    if (hr_store_mkdirs(st, parent, err, errlen) == -1) {
+        return -1;
+    }
+
+    if (mkdir(dir, st->dmode) == -1 && errno != EEXIST) {
+        snprintf(err, errlen, "mkdir(\"%s\") failed: %s", dir,
+                 strerror(errno));
+        return -1;
+    }
+
+created:
+
+    /* the umask must not decide what nginx's workers can read */
+    fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd == -1 || hr_store_fix_mode(st, fd, 1) == -1) {
+        snprintf(err, errlen, "chmod(\"%s\") failed: %s", dir,
+                 strerror(errno));
+        if (fd != -1) {
+            close(fd);
+        }
+        return -1;
+    }
+
+    close(fd);
+
+    /* make the new entry durable in its parent */
+    strcpy(parent, dir);
+    slash = strrchr(parent, '/');
+
+    if (slash != NULL && slash != parent) {
+        *slash = '\0';
+        (void) hr_store_fsync_dir(parent);
+    }
+
+    return 0;
+}
+
+
+static int
+hr_store_write_all(int fd, const void *p, size_t n)
+{
+    ssize_t      w;
+    const char  *c;
+
+    c = p;
+
+    while (n) {
+        w = write(fd, c, n);
+
+        if (w == -1) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return -1;
+        }
+
+        c += w;
+        n -= w;
+    }
+
+    return 0;
+}
+
+
+int
+hr_store_write_file(hr_store_t *st, const char *path, const void *p,
+    size_t n, char *err, size_t errlen)
+{
+    int     fd, e;
+    char    tmp[PATH_MAX], dir[PATH_MAX];
+    char   *slash;
+
+    if (strlen(path) + 32 >= sizeof(tmp)) {
+        snprintf(err, errlen, "path too long: %s", path);
+        return -1;
+    }
+
+    strcpy(dir, path);
+    slash = strrchr(dir, '/');
+    if (slash == NULL) {
+        snprintf(err, errlen, "bad path: %s", path);
+        return -1;
+    }
+
+    *slash = '\0';
+
+    if (hr_store_mkdirs(st, dir, err, errlen) == -1) {
+        return -1;
+    }
+
+    snprintf(tmp, sizeof(tmp), "%s.tmp-%d-%u", path, (int) getpid(),
+             st->tmpn++);
+
+    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, st->fmode);
+    if (fd == -1) {
+        snprintf(err, errlen, "open(\"%s\") failed: %s", tmp,
+                 strerror(errno));
+        return -1;
+    }
+
+    if (hr_store_write_all(fd, p, n) == -1) {
+        e = errno;
+        snprintf(err, errlen, "write(\"%s\") failed: %s", tmp, strerror(e));
+        goto failed;
+    }
+
+    if (hr_store_fix_mode(st, fd, 0) == -1) {
+        e = errno;
+        snprintf(err, errlen, "fchmod(\"%s\") failed: %s", tmp, strerror(e));
+        goto failed;
+    }
+
+    if (fsync(fd) == -1) {
+        e = errno;
+        snprintf(err, errlen, "fsync(\"%s\") failed: %s", tmp, strerror(e));
+        goto failed;
+    }
+
+    if (close(fd) == -1) {
+        e = errno;
+        fd = -1;
+        snprintf(err, errlen, "close(\"%s\") failed: %s", tmp, strerror(e));
+        goto failed;
+    }
+
+    fd = -1;
+
+    if (rename(tmp, path) == -1) {
+        e = errno;
+        snprintf(err, errlen, "rename(\"%s\", \"%s\") failed: %s", tmp, path,
+                 strerror(e));
+        goto failed;
+    }
+
+    if (hr_store_fsync_dir(dir) == -1) {
+        snprintf(err, errlen, "fsync(\"%s\") failed: %s", dir,
+                 strerror(errno));
+        return -1;
+    }
+
+    return 0;
+
+failed:
+
+    if (fd != -1) {
+        close(fd);
+    }
+
+    unlink(tmp);
+    errno = e;
+
+    return -1;
+}
+
+
+char *
+hr_store_read_file(const char *path, size_t max, size_t *len, char *err,
+    size_t errlen)
+{
+    int          fd;
+    char        *p;
+    size_t       got;
+    ssize_t      n;
+    struct stat  sb;
+
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd == -1) {
+        snprintf(err, errlen, "open(\"%s\") failed: %s", path,
+                 strerror(errno));
+        return NULL;
+    }
+
+    if (fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode)
+        || (size_t) sb.st_size > max)
+    {
+        snprintf(err, errlen, "\"%s\" is not a regular file of at most %zu "
+                 "bytes", path, max);
+        close(fd);
+        return NULL;
+    }
+
+    p = malloc(sb.st_size + 1);
+    if (p == NULL) {
+        snprintf(err, errlen, "out of memory");
+        close(fd);
+        return NULL;
+    }
+
+    got = 0;
+
+    while (got < (size_t) sb.st_size) {
+        n = read(fd, p + got, sb.st_size - got);
+
+        if (n <= 0) {
+            if (n == -1 && errno == EINTR) {
+                continue;
+            }
+
+            snprintf(err, errlen, "read(\"%s\") failed: %s", path,
+                     n == 0 ? "short file" : strerror(errno));
+            free(p);
+            close(fd);
+            return NULL;
+        }
+
+        got += n;
+    }
+
+    close(fd);
+
+    p[got] = '\0';
+    *len = got;
+
+    return p;
+}
+
+
+static int
+hr_store_path(hr_store_t *st, char *out, size_t outlen, const char *repo,
+    hr_link_e kind, const char *tag, const char *digest)
+{
+    int  n;
+
+    if (!hr_valid_repo(repo) || !hr_valid_digest(digest)) {
+        return -1;
+    }
+
+    switch (kind) {
+
+    case HR_LINK_LAYER:
+        n = snprintf(out, outlen, "%s/repositories/%s/_layers/sha256/%s/link",
+                     st->v2, repo, digest + 7);
+        break;
+
+    case HR_LINK_REVISION:
+        n = snprintf(out, outlen,
+                     "%s/repositories/%s/_manifests/revisions/sha256/%s/link",
+                     st->v2, repo, digest + 7);
+        break;
+
+    case HR_LINK_TAG_INDEX:
+        if (!hr_valid_tag(tag)) {
+            return -1;
+        }
+
+        n = snprintf(out, outlen,
+                     "%s/repositories/%s/_manifests/tags/%s/index/sha256/%s"
+                     "/link", st->v2, repo, tag, digest + 7);
+        break;
+
+    default: /* HR_LINK_TAG_CURRENT */
+        if (!hr_valid_tag(tag)) {
+            return -1;
+        }
+
+        n = snprintf(out, outlen,
+                     "%s/repositories/%s/_manifests/tags/%s/current/link",
+                     st->v2, repo, tag);
+        break;
+    }
+
+    return (n < 0 || (size_t) n >= outlen) ? -1 : 0;
+}
+
+
+int
+hr_store_link(hr_store_t *st, const char *repo, hr_link_e kind,
+    const char *tag, const char *digest, char *err, size_t errlen)
+{
+    char  path[PATH_MAX], cur[HR_DIGEST_LEN + 1];
+
+    if (hr_store_path(st, path, sizeof(path), repo, kind, tag, digest)
+        == -1)
+    {
+        snprintf(err, errlen, "refusing link: repository \"%s\", tag \"%s\", "
+                 "digest \"%s\"", repo, tag ? tag : "", digest);
+        return -1;
+    }
+
+    /* an identical link is left alone: no rename, no fsync */
+    if (hr_store_read_link(st, repo, kind, tag, digest, cur) == 1
+        && strcmp(cur, digest) == 0)
+    {
+        return 0;
+    }
+
+    return hr_store_write_file(st, path, digest, HR_DIGEST_LEN, err, errlen);
+}
+
+
+int
+hr_store_read_link(hr_store_t *st, const char *repo, hr_link_e kind,
+    const char *tag, const char *digest, char *out)
+{
+    int      fd;
+    char     path[PATH_MAX], buf[HR_DIGEST_LEN + 2];
+    ssize_t  n;
+
+    /* the tag current link's path does not depend on the digest */
+    if (hr_store_path(st, path, sizeof(path), repo, kind, tag,
+                      digest ? digest : HR_STORE_ZERO_DIGEST)
+        == -1)
+    {
+        return -1;
+    }
+
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd == -1) {
+        return errno == ENOENT || errno == ENOTDIR ? 0 : -1;
+    }
+
+    n = read(fd, buf, sizeof(buf));
+    close(fd);
+
+    if (n != HR_DIGEST_LEN) {
+        return -1;
+    }
+
+    buf[n] = '\0';
+
+    if (!hr_valid_digest(buf)) {
+        return -1;
+    }
+
+    memcpy(out, buf, HR_DIGEST_LEN + 1);
+
+    return 1;
+}
+
+
+int
+hr_store_blob_exists(hr_store_t *st, const char *digest, long long *size)
+{
+    char         path[PATH_MAX];
+    struct stat  sb;
+
+    if (!hr_valid_digest(digest)) {
+        return 0;
+    }
+
+    snprintf(path, sizeof(path), "%s/blobs/sha256/%.2s/%s/data", st->v2,
+             digest + 7, digest + 7);
+
+    if (lstat(path, &sb) == -1 || !S_ISREG(sb.st_mode)) {
+        return 0;
+    }
+
+    if (size != NULL) {
+        *size = sb.st_size;
+    }
+
+    return 1;
+}
+
+
+int
+hr_store_put_blob(hr_store_t *st, const char *digest, const void *p, size_t n,
+    char *err, size_t errlen)
+{
+    char       path[PATH_MAX], got[HR_DIGEST_LEN + 1];
+    long long  size;
+
+    if (!hr_valid_digest(digest)) {
+        snprintf(err, errlen, "bad digest \"%s\"", digest);
+        return -1;
+    }
+
+    hr_sha256_digest(p, n, got);
+
+    if (strcmp(got, digest) != 0) {
+        snprintf(err, errlen, "digest mismatch: expected %s, got %s", digest,
+                 got);
+        return -1;
+    }
+
+    if (hr_store_blob_exists(st, digest, &size) && size == (long long) n) {
+        return 0;
+    }
+
+    snprintf(path, sizeof(path), "%s/blobs/sha256/%.2s/%s/data", st->v2,
+             digest + 7, digest + 7);
+
+    return hr_store_write_file(st, path, p, n, err, errlen);
+}
+
+
+static int
+hr_store_record_offset(hr_blob_writer_t *w)
+{
+    int   n;
+    char  line[64];
+    char  err[256];
+
+    if (fdatasync(w->fd) == -1) {
+        return -1;
+    }
+
+    n = snprintf(line, sizeof(line), "%lld\n", w->offset);
+
+    if (hr_store_write_file(w->st, w->meta, line, n, err, sizeof(err))
+        == -1)
+    {
+        return -1;
+    }
+
+    w->recorded = w->offset;
+
+    return 0;
+}
+
+
+int
+hr_store_blob_begin(hr_store_t *st, hr_blob_writer_t *w, const char *digest,
+    long long size, char *err, size_t errlen)
+{
+    int          tries, busy;
+    char         buf[65536], *line;
+    size_t       len;
+    ssize_t      n;
+    long long    off, left;
+    struct stat  sb, sn;
+
+    busy = 0;
+    memset(w, 0, sizeof(hr_blob_writer_t));
+    w->st = st;
+    w->fd = -1;
+    w->size = size;
+
+    if (!hr_valid_digest(digest)) {
+        snprintf(err, errlen, "bad digest \"%s\"", digest);
+        return -1;
+    }
+
+    memcpy(w->digest, digest, HR_DIGEST_LEN + 1);
+    snprintf(w->path, sizeof(w->path), "%s/partial/sha256-%s", st->state,
+             digest + 7);
+    snprintf(w->meta, sizeof(w->meta), "%s.offset", w->path);
+
+    w->md = EVP_MD_CTX_new();
+    if (w->md == NULL || EVP_DigestInit_ex(w->md, EVP_sha256(), NULL) != 1) {
+        snprintf(err, errlen, "EVP_DigestInit_ex() failed");
+        goto failed;
+    }
+
+    /*
+     * One writer per partial file, across processes (a daemon and a manual
+     * run): an exclusive flock, taken on the inode that still has the name,
+     * since a committing writer renames it into blobs/ under our feet.
+     */
+    for (tries = 0; ; tries++) {
+        w->fd = open(w->path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+                     st->fmode);
+        if (w->fd == -1) {
+            snprintf(err, errlen, "open(\"%s\") failed: %s", w->path,
+                     strerror(errno));
+            goto failed;
+        }
+
+        if (flock(w->fd, LOCK_EX | LOCK_NB) == -1) {
+            busy = errno == EWOULDBLOCK;
+            snprintf(err, errlen, "flock(\"%s\") failed: %s", w->path,
+                     busy ? "being fetched by another process"
+                          : strerror(errno));
+            goto failed;
+        }
+
+        if (fstat(w->fd, &sb) == 0 && stat(w->path, &sn) == 0
+            && sb.st_ino == sn.st_ino && sb.st_dev == sn.st_dev)
+        {
+            break;
+        }
+
+        close(w->fd);
+        w->fd = -1;
+
+        if (tries == 3) {
+            snprintf(err, errlen, "\"%s\" keeps changing", w->path);
+            goto failed;
+        }
+    }
+
+    if (hr_store_blob_exists(st, digest, NULL)) {
+        /* another process committed it meanwhile; what we hold is new */
+        unlink(w->path);
+        unlink(w->meta);
+        close(w->fd);
+        w->fd = -1;
+        EVP_MD_CTX_free(w->md);
+        w->md = NULL;
+        return 1;
+    }
+
+    /* the durable prefix: what the .offset file says, if the data has it */
+    off = 0;
+    line = hr_store_read_file(w->meta, 64, &len, buf, sizeof(buf));
+
+    if (line != NULL) {
+        off = strtoll(line, NULL, 10);
+        free(line);
+    }
+
+    if (fstat(w->fd, &sb) == -1) {
+        snprintf(err, errlen, "fstat(\"%s\") failed: %s", w->path,
+                 strerror(errno));
+        goto failed;
+    }
+
+    if (off < 0 || off > sb.st_size || (size >= 0 && off > size)) {
+        off = 0;
+    }
+
+    if (ftruncate(w->fd, off) == -1) {
+        snprintf(err, errlen, "ftruncate(\"%s\") failed: %s", w->path,
+                 strerror(errno));
+        goto failed;
+    }
+
+    /* re-hash the kept prefix: the digest needs every byte */
+    if (lseek(w->fd, 0, SEEK_SET) == -1) {
+        snprintf(err, errlen, "lseek() failed: %s", strerror(errno));
+        goto failed;
+    }
+
+    left = off;
+
+    while (left > 0) {
+        n = read(w->fd, buf, left < (long long) sizeof(buf)
+                             ? (size_t) left : sizeof(buf));
+        if (n <= 0) {
+            if (n == -1 && errno == EINTR) {
+                continue;
+            }
+
+            snprintf(err, errlen, "read(\"%s\") failed: %s", w->path,
+                     n == 0 ? "short file" : strerror(errno));
+            goto failed;
+        }
+
+        EVP_DigestUpdate(w->md, buf, n);
+        left -= n;
+    }
+
+    w->offset = off;
+    w->recorded = off;
+    w->resumed = off;
+
+    if (hr_store_fix_mode(st, w->fd, 0) == -1) {
+        snprintf(err, errlen, "fchmod(\"%s\") failed: %s", w->path,
+                 strerror(errno));
+        goto failed;
+    }
+
+    return 0;
+
+failed:
+
+    if (w->fd != -1) {
+        close(w->fd);
+        w->fd = -1;
+    }
+
+    EVP_MD_CTX_free(w->md);
+    w->md = NULL;
+
+    return busy ? -2 : -1;
+}
+
+
+int
+hr_store_blob_restart(hr_blob_writer_t *w, char *err, size_t errlen)
+{
+    if (ftruncate(w->fd, 0) == -1 || lseek(w->fd, 0, SEEK_SET) == -1) {
+        snprintf(err, errlen, "ftruncate(\"%s\") failed: %s", w->path,
+                 strerror(errno));
+        return -1;
+    }
+
+    if (EVP_DigestInit_ex(w->md, EVP_sha256(), NULL) != 1) {
+        snprintf(err, errlen, "EVP_DigestInit_ex() failed");
+        return -1;
+    }
+
+    w->offset = 0;
+    w->recorded = 0;
+    w->resumed = 0;
+    unlink(w->meta);
+
+    return 0;
+}
+
+
+int
+hr_store_blob_write(hr_blob_writer_t *w, const void *p, size_t n, char *err,
+    size_t errlen)
+{
+    if (w->size >= 0 && w->offset + (long long) n > w->size) {
+        snprintf(err, errlen, "%s: the primary sent more than the %lld bytes "
+                 "the descriptor gives", w->digest, w->size);
+        return -1;
+    }
+
+    if (hr_store_write_all(w->fd, p, n) == -1) {
+        snprintf(err, errlen, "write(\"%s\") failed: %s", w->path,
+                 strerror(errno));
+        return -1;
+    }
+
+    EVP_DigestUpdate(w->md, p, n);
+    w->offset += n;
+
+    if (w->offset - w->recorded >= HR_STORE_SYNC_EVERY) {
+        if (hr_store_record_offset(w) == -1) {
+            snprintf(err, errlen, "recording the offset of \"%s\" failed: %s",
+                     w->path, strerror(errno));
+            return -1;
+        }
+    }
+
+    return 0;
+}
+
+
+static int
+hr_store_copy_file(hr_store_t *st, const char *from, int tofd, char *err,
+    size_t errlen)
+{
+    int      fd;
+    char     buf[65536];
+    ssize_t  n;
+
+    fd = open(from, O_RDONLY | O_CLOEXEC);
+    if (fd == -1) {
+        snprintf(err, errlen, "open(\"%s\") failed: %s", from,
+                 strerror(errno));
+        return -1;
+    }
+
+    while ((n = read(fd, buf, sizeof(buf))) > 0) {
+        if (hr_store_write_all(tofd, buf, n) == -1) {
+            break;
+        }
+    }
+
+    close(fd);
+
+    if (n != 0) {
+        snprintf(err, errlen, "copying \"%s\" failed: %s", from,
+                 strerror(errno));
+        return -1;
+    }
+
+    return 0;
+}
+
+
+int
+hr_store_blob_commit(hr_blob_writer_t *w, char *err, size_t errlen)
+{
+    int            fd;
+    char           got[HR_DIGEST_LEN + 1], dir[PATH_MAX];
+    char           final[PATH_MAX + 16], tmp[PATH_MAX + 64];
+    unsigned int   i, mdlen;
+    unsigned char  md[32];
+
+    if (w->size >= 0 && w->offset != w->size) {
+        snprintf(err, errlen, "%s: got %lld bytes, the descriptor says %lld",
+                 w->digest, w->offset, w->size);
+        hr_store_blob_discard(w);
+        return -1;
+    }
+
+    EVP_DigestFinal_ex(w->md, md, &mdlen);
+
+    memcpy(got, "sha256:", 7);
+
+    for (i = 0; i < 32; i++) {
+        sprintf(got + 7 + i * 2, "%02x", md[i]);
+    }
+
+    if (strcmp(got, w->digest) != 0) {
+        snprintf(err, errlen, "digest mismatch: expected %s, the primary "
+                 "sent %lld bytes hashing to %s", w->digest, w->offset, got);
+        hr_store_blob_discard(w);
+        return -1;
+    }
+
+    if (fsync(w->fd) == -1) {
+        snprintf(err, errlen, "fsync(\"%s\") failed: %s", w->path,
+                 strerror(errno));
+        hr_store_blob_suspend(w);
+        return -1;
+    }
+
+    snprintf(dir, sizeof(dir), "%s/blobs/sha256/%.2s/%s", w->st->v2,
+             w->digest + 7, w->digest + 7);
+    snprintf(final, sizeof(final), "%s/data", dir);
+
+    if (hr_store_mkdirs(w->st, dir, err, errlen) == -1) {
+        hr_store_blob_suspend(w);
+        return -1;
+    }
+
+    if (rename(w->path, final) == -1) {
+        if (errno != EXDEV) {
+            snprintf(err, errlen, "rename(\"%s\", \"%s\") failed: %s",
+                     w->path, final, strerror(errno));
+            hr_store_blob_suspend(w);
+            return -1;
+        }
+
+        /* the state dir is on another filesystem: copy next to the target */
+        snprintf(tmp, sizeof(tmp), "%s.tmp-%d-%u", final, (int) getpid(),
+                 w->st->tmpn++);
+
+        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, w->st->fmode);
+        if (fd == -1
+            || hr_store_copy_file(w->st, w->path, fd, err, errlen) == -1
+            || hr_store_fix_mode(w->st, fd, 0) == -1
+            || fsync(fd) == -1
+            || rename(tmp, final) == -1)
+        {
+            if (fd != -1) {
+                close(fd);
+            }
+
+            unlink(tmp);
+            snprintf(err, errlen, "copying \"%s\" into the store failed",
+                     w->path);
+            hr_store_blob_suspend(w);
+            return -1;
+        }
+
+        close(fd);
+        unlink(w->path);
+    }
+
+    if (hr_store_fsync_dir(dir) == -1) {
+        snprintf(err, errlen, "fsync(\"%s\") failed: %s", dir,
+                 strerror(errno));
+        hr_store_blob_discard(w);
+        return -1;
+    }
+
+    close(w->fd);
+    w->fd = -1;
+    unlink(w->meta);
+    EVP_MD_CTX_free(w->md);
+    w->md = NULL;
+
+    return 0;
+}
+
+
+void
+hr_store_blob_suspend(hr_blob_writer_t *w)
+{
+    if (w->fd != -1) {
+        (void) hr_store_record_offset(w);
+        close(w->fd);
+        w->fd = -1;
+    }
+
+    EVP_MD_CTX_free(w->md);
+    w->md = NULL;
+}
+
+
+void
+hr_store_blob_discard(hr_blob_writer_t *w)
+{
+    if (w->fd != -1) {
+        close(w->fd);
+        w->fd = -1;
+    }
+
+    unlink(w->path);
+    unlink(w->meta);
+    EVP_MD_CTX_free(w->md);
+    w->md = NULL;
+}
+
+
+int
+hr_store_tag_delete(hr_store_t *st, const char *repo, const char *tag,
+    char *err, size_t errlen)
+{
+    DIR            *d;
+    char            path[PATH_MAX], sub[PATH_MAX + 300];
+    struct dirent  *de;
+
+    if (!hr_valid_repo(repo) || !hr_valid_tag(tag)) {
+        snprintf(err, errlen, "refusing to delete tag \"%s\" of \"%s\"", tag,
+                 repo);
+        return -1;
+    }
+
+    /* current/link first: from then on the tag is gone for readers */
+    snprintf(path, sizeof(path), "%s/repositories/%s/_manifests/tags/%s",
+             st->v2, repo, tag);
+    snprintf(sub, sizeof(sub), "%s/current/link", path);
+
+    if (unlink(sub) == -1 && errno != ENOENT) {
+        snprintf(err, errlen, "unlink(\"%s\") failed: %s", sub,
+                 strerror(errno));
+        return -1;
+    }
+
+    snprintf(sub, sizeof(sub), "%s/current", path);
+    (void) rmdir(sub);
+
+    snprintf(sub, sizeof(sub), "%s/index/sha256", path);
+
+    d = opendir(sub);
+    if (d != NULL) {
+        while ((de = readdir(d)) != NULL) {
+            char  l[PATH_MAX + 600];
+
+            if (de->d_name[0] == '.') {
+                continue;
+            }
+
+            snprintf(l, sizeof(l), "%s/%s/link", sub, de->d_name);
+            unlink(l);
+            snprintf(l, sizeof(l), "%s/%s", sub, de->d_name);
+            rmdir(l);
+        }
+
+        closedir(d);
+    }
+
+    (void) rmdir(sub);
+    snprintf(sub, sizeof(sub), "%s/index", path);
+    (void) rmdir(sub);
+
+    if (rmdir(path) == -1 && errno != ENOENT) {
+        snprintf(err, errlen, "rmdir(\"%s\") failed: %s", path,
+                 strerror(errno));
+        return -1;
+    }
+
+    snprintf(sub, sizeof(sub), "%s/repositories/%s/_manifests/tags",
+             st->v2, repo);
+    (void) hr_store_fsync_dir(sub);
+
+    return 0;
+}
+
+
+void
+hr_store_free_list(char **list, size_t n)
+{
+    size_t  i;
+
+    if (list == NULL) {
+        return;
+    }
+
+    for (i = 0; i < n; i++) {
+        free(list[i]);
+    }
+
+    free(list);
+}
+
+
+int
+hr_store_tags(hr_store_t *st, const char *repo, char ***tags, size_t *ntags,
+    char *err, size_t errlen)
+{
+    DIR             *d;
+    char             path[PATH_MAX];
+    char           **list, **nl;
+    size_t           n, cap;
+    struct dirent   *de;
+
+    *tags = NULL;
+    *ntags = 0;
+
+    if (!hr_valid_repo(repo)) {
+        snprintf(err, errlen, "bad repository name \"%s\"", repo);
+        return -1;
+    }
+
+    snprintf(path, sizeof(path), "%s/repositories/%s/_manifests/tags",
+             st->v2, repo);
+
+    d = opendir(path);
+    if (d == NULL) {
+        if (errno == ENOENT) {
+            return 0;
+        }
+
+        snprintf(err, errlen, "opendir(\"%s\") failed: %s", path,
+                 strerror(errno));
+        return -1;
+    }
+
+    list = NULL;
+    n = 0;
+    cap = 0;
+
+    while ((de = readdir(d)) != NULL) {
+        if (!hr_valid_tag(de->d_name)) {
+            continue;       /* ".", "..", temporaries */
+        }
+
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            nl = realloc(list, cap * sizeof(char *));
+            if (nl == NULL) {
+                goto nomem;
+            }
+            list = nl;
+        }
+
+        list[n] = strdup(de->d_name);
+        if (list[n] == NULL) {
+            goto nomem;
+        }
+
+        n++;
+    }
+
+    closedir(d);
+
+    *tags = list;
+    *ntags = n;
+
+    return 0;
+
+nomem:
+
+    closedir(d);
+    hr_store_free_list(list, n);
+    snprintf(err, errlen, "out of memory");
+
+    return -1;
+}
+
+
+static int
+hr_store_desc_cmp(const void *a, const void *b)
+{
+    json_t * const  *x = a;
+    json_t * const  *y = b;
+
+    return strcmp(json_string_value(json_object_get(*x, "digest")),
+                  json_string_value(json_object_get(*y, "digest")));
+}
+
+
+int
+hr_store_referrer_add(hr_store_t *st, const char *repo, const char *subject,
+    json_t *desc, char *err, size_t errlen)
+{
+    int            rc;
+    char           path[PATH_MAX], *text, *old;
+    size_t         i, n, len;
+    json_t        *idx, *list, *m, **sorted;
+    const char    *dg;
+    json_error_t   je;
+
+    dg = json_string_value(json_object_get(desc, "digest"));
+
+    if (!hr_valid_repo(repo) || !hr_valid_digest(subject)
+        || !hr_valid_digest(dg))
+    {
+        snprintf(err, errlen, "refusing referrer of \"%s\" in \"%s\"",
+                 subject, repo);
+        return -1;
+    }
+
+    snprintf(path, sizeof(path),
+             "%s/repositories/%s/_harbor/referrers/sha256/%s/index.json",
+             st->v2, repo, subject + 7);
+
+    list = json_array();
+    if (list == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+
+    old = hr_store_read_file(path, HR_REFERRERS_MAX, &len, err, errlen);
+
+    if (old != NULL) {
+        idx = json_loadb(old, len, 0, &je);
+        free(old);
+
+        /* keep the others; a broken file is rebuilt from what we add */
+        json_array_foreach(json_object_get(idx, "manifests"), i, m) {
+            const char  *md = json_string_value(json_object_get(m, "digest"));
+
+            if (md != NULL && hr_valid_digest(md) && strcmp(md, dg) != 0) {
+                json_array_append(list, m);
+            }
+        }
+
+        json_decref(idx);
+    }
+
+    json_array_append(list, desc);
+
+    n = json_array_size(list);
+    sorted = malloc(n * sizeof(json_t *));
+    if (sorted == NULL) {
+        json_decref(list);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+
+    for (i = 0; i < n; i++) {
+        sorted[i] = json_array_get(list, i);
+    }
+
+    qsort(sorted, n, sizeof(json_t *), hr_store_desc_cmp);
+
+    idx = json_pack("{s:i, s:s, s:[]}", "schemaVersion", 2, "mediaType",
+                    "application/vnd.oci.image.index.v1+json", "manifests");
+    if (idx == NULL) {
+        free(sorted);
+        json_decref(list);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+
+    for (i = 0; i < n; i++) {
+        json_array_append(json_object_get(idx, "manifests"), sorted[i]);
+    }
+
+    free(sorted);
+    json_decref(list);
+
+    text = json_dumps(idx, JSON_COMPACT);
+    json_decref(idx);
+
+    if (text == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+
+    len = strlen(text);
+
+    if (len > HR_REFERRERS_MAX) {
+        snprintf(err, errlen, "referrers index of %s over 4 MiB", subject);
+        free(text);
+        return -1;
+    }
+
+    rc = hr_store_write_file(st, path, text, len, err, errlen);
+    free(text);
+
+    return rc;
+}

@@ -1,0 +1,125 @@
+/*
+ * store.h: the writer of the store described in docs/store.md: CNCF
+ * distribution's filesystem layout under ROOT/docker/registry/v2, plus the
+ * referrers index files and the replicator's own state under ROOT/_harbor_edge.
+ *
+ * Every file becomes visible by rename(2) after fsync, and the directory is
+ * fsynced after; the caller keeps the order docs/store.md gives (blob, layer
+ * link, manifest blob, revision link, referrers, tag index, tag current).
+ * Names, tags and digests are checked against the OCI grammars here, before
+ * any path is built, whatever the caller already checked.
+ */
+
+#ifndef HR_STORE_H
+#define HR_STORE_H
+
+#include <limits.h>
+#include <sys/types.h>
+
+#include <jansson.h>
+#include <openssl/evp.h>
+
+#define HR_DIGEST_LEN       71              /* "sha256:" + 64 hex */
+#define HR_MANIFEST_MAX     (4 * 1024 * 1024)
+#define HR_REFERRERS_MAX    (4 * 1024 * 1024)
+
+typedef struct {
+    char        *root;
+    char        *v2;            /* ROOT/docker/registry/v2 */
+    char        *state;         /* ROOT/_harbor_edge or configured */
+    mode_t       fmode;
+    mode_t       dmode;
+    gid_t        gid;
+    int          grouped;
+    unsigned     tmpn;          /* temp names: <final>.tmp-<pid>-<n> */
+} hr_store_t;
+
+typedef enum {
+    HR_LINK_LAYER = 0,
+    HR_LINK_REVISION,
+    HR_LINK_TAG_INDEX,
+    HR_LINK_TAG_CURRENT
+} hr_link_e;
+
+/* A blob being downloaded: partial data under state/partial, resumable. */
+typedef struct {
+    hr_store_t  *st;
+    int          fd;
+    EVP_MD_CTX  *md;
+    long long    size;          /* expected, -1: unknown */
+    long long    offset;        /* bytes in the partial file */
+    long long    recorded;      /* offset last written to the .offset file */
+    long long    resumed;       /* offset the download started from */
+    char         digest[HR_DIGEST_LEN + 1];
+    char         path[PATH_MAX];
+    char         meta[PATH_MAX + 16];
+} hr_blob_writer_t;
+
+int hr_valid_digest(const char *d);
+int hr_valid_repo(const char *name);
+int hr_valid_tag(const char *tag);
+
+int hr_store_init(hr_store_t *st, const char *root, const char *state_dir,
+    const char *group, char *err, size_t errlen);
+void hr_store_free(hr_store_t *st);
+
+/* 1 when blobs/.../data is a regular file (its size in *size), else 0. */
+int hr_store_blob_exists(hr_store_t *st, const char *digest, long long *size);
+
+/* Writes bytes held in memory (a manifest) as a blob, digest checked. */
+int hr_store_put_blob(hr_store_t *st, const char *digest, const void *p,
+    size_t n, char *err, size_t errlen);
+
+/*
+ * Streaming blob writer.  begin() reuses a partial file left by an
+ * interrupted run: it re-hashes the kept prefix and w->offset says where
+ * the download resumes (0: from the start).  restart() drops the prefix
+ * (the server ignored the Range).  commit() checks size and digest, fsyncs
+ * and renames into blobs/; a mismatch removes the partial file.
+ * suspend() keeps the partial data and its offset for the next run.
+ * begin() returns 0; 1 when the blob is already in blobs/ (another process
+ * committed it: nothing to do); -2 when another process is fetching it
+ * (try later); -1 on an error.
+ */
+int hr_store_blob_begin(hr_store_t *st, hr_blob_writer_t *w,
+    const char *digest, long long size, char *err, size_t errlen);
+int hr_store_blob_restart(hr_blob_writer_t *w, char *err, size_t errlen);
+int hr_store_blob_write(hr_blob_writer_t *w, const void *p, size_t n,
+    char *err, size_t errlen);
+int hr_store_blob_commit(hr_blob_writer_t *w, char *err, size_t errlen);
+void hr_store_blob_suspend(hr_blob_writer_t *w);
+void hr_store_blob_discard(hr_blob_writer_t *w);
+
+/* tag is used by the tag kinds only. */
+int hr_store_link(hr_store_t *st, const char *repo, hr_link_e kind,
+    const char *tag, const char *digest, char *err, size_t errlen);
+/* 1 with the link's digest in out, 0 when absent, -1 on a bad link. */
+int hr_store_read_link(hr_store_t *st, const char *repo, hr_link_e kind,
+    const char *tag, const char *digest, char *out);
+int hr_store_tag_delete(hr_store_t *st, const char *repo, const char *tag,
+    char *err, size_t errlen);
+/* The repository's tags (malloc'ed array of malloc'ed strings). */
+int hr_store_tags(hr_store_t *st, const char *repo, char ***tags,
+    size_t *ntags, char *err, size_t errlen);
+void hr_store_free_list(char **list, size_t n);
+
+/*
+ * Adds (or replaces, by digest) a referrer descriptor in the referrers
+ * index of subject in repo, and rewrites the file atomically.
+ */
+int hr_store_referrer_add(hr_store_t *st, const char *repo,
+    const char *subject, json_t *desc, char *err, size_t errlen);
+
+/* Atomic write of a whole file under the store (temp, fsync, rename). */
+int hr_store_write_file(hr_store_t *st, const char *path, const void *p,
+    size_t n, char *err, size_t errlen);
+int hr_store_mkdirs(hr_store_t *st, const char *dir, char *err,
+    size_t errlen);
+/* Reads a whole small file (at most max bytes); malloc'ed, NUL-ended. */
+char *hr_store_read_file(const char *path, size_t max, size_t *len,
+    char *err, size_t errlen);
+
+/* sha256 of a buffer as "sha256:<hex>". */
+void hr_sha256_digest(const void *p, size_t n, char *out);
+
+#endif /* HR_STORE_H */
