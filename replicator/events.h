@@ -1,0 +1,58 @@
+/*
+ * events.h: event-driven and on-demand replication.  The daemon takes the
+ * events the nginx module queues in Redis (queue.h) and acts on them:
+ *
+ *   push    every enabled event_based policy whose filters pass for the
+ *           repository and tag copies that artifact, with its closure
+ *           (an image's config and layers, an index's children);
+ *   delete  every enabled event_based policy with deletion:true whose
+ *           filters pass removes the tag (an untagged delete: every local
+ *           tag naming that digest);
+ *   miss    the first enabled policy (any trigger) whose name filters pass
+ *           for the repository, and which keeps the name (no
+ *           dest_namespace rewrite of it), fetches what the edge lacked:
+ *           a manifest by tag or digest with its closure, or one blob once
+ *           the primary confirms the repository holds it.  A miss no
+ *           policy covers is ignored and counted.
+ *
+ * A failed handling is retried (1 s, 2 s, 4 s, 8 s), then the event goes
+ * to the failed list with its error; a line that does not decode goes
+ * there at once.  Each handling is an execution recorded in Redis
+ * (exec_redis.h).
+ *
+ * The daemon needs three calls: hr_events_start() when cf.redis is set,
+ * hr_events_dispatch() between loop turns, hr_events_stop() at the end.
+ * Copies run from hr_events_dispatch(), never from a Redis callback, so
+ * they cannot nest inside another run's loop turns.
+ */
+
+#ifndef HR_EVENTS_H
+#define HR_EVENTS_H
+
+#include "hr.h"
+
+#define HR_EVENTS_ATTEMPTS  5
+
+typedef struct hr_events_s  hr_events_t;
+
+/*
+ * Connects (on the loop, without blocking) to ctx->cf.redis and starts
+ * taking events from the list named by the configuration's optional
+ * "redis_queue" key (default "harbor:events").  Returns NULL with err.
+ */
+hr_events_t *hr_events_start(hr_ctx_t *ctx, char *err, size_t errlen);
+
+/*
+ * Handles at most one waiting event.  Returns the ms until the next one is
+ * due: 0 when one is due now, -1 when none waits.  The loop's file events
+ * bring new lines meanwhile.
+ */
+long hr_events_dispatch(hr_events_t *ev);
+
+/* Sends what is not acknowledged yet (up to 2 s), then frees. */
+void hr_events_stop(hr_events_t *ev);
+
+/* The queue name the configuration file gives, or the default. */
+void hr_events_queue_name(const char *conf_path, char *out, size_t outlen);
+
+#endif /* HR_EVENTS_H */
