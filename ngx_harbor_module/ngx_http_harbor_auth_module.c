@@ -52,6 +52,10 @@
 #include "ngx_http_harbor_module.h"
 #include "ngx_http_harbor_jwt.h"
 
+#if (NGX_HTTP_HARBOR_METRICS)
+#include "ngx_http_harbor_metrics.h"
+#endif
+
 
 #define NGX_HTTP_HARBOR_AUTH_OFF     0
 #define NGX_HTTP_HARBOR_AUTH_TOKEN   1
@@ -639,6 +643,10 @@ ngx_http_harbor_auth_challenge(ngx_http_request_t *r,
     ngx_buf_t        *b;
     ngx_chain_t       out;
     ngx_table_elt_t  *h;
+
+#if (NGX_HTTP_HARBOR_METRICS)
+    ngx_http_harbor_metrics_denied(r, error);
+#endif
 
     rc = ngx_http_discard_request_body(r);
     if (rc != NGX_OK) {

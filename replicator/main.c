@@ -6,6 +6,7 @@
  *   harbor-replicator -c FILE status [--json]
  *   harbor-replicator -c FILE gc [--dry-run]
  *   harbor-replicator -c FILE check
+ *   harbor-replicator -c FILE metrics [--output FILE.prom]
  *   harbor-replicator --version
  *
  * Exit codes: 0 success, 1 a task or the command failed, 2 bad usage or
@@ -32,6 +33,7 @@
 #include "exec_redis.h"
 #include "gc.h"
 #include "hr.h"
+#include "metrics.h"
 #include "plan.h"
 
 #define HR_EXIT_FAILED  1
@@ -47,6 +49,7 @@ static int hr_cmd_check(hr_ctx_t *ctx);
 static int hr_cmd_run(hr_ctx_t *ctx, const char *policy);
 static int hr_cmd_daemon(hr_ctx_t *ctx);
 static int hr_cmd_status(hr_ctx_t *ctx, int json);
+static int hr_cmd_metrics(hr_ctx_t *ctx, const char *output);
 static int hr_reload(hr_ctx_t *ctx);
 static int hr_run_policy(hr_ctx_t *ctx, hr_policy_t *p, const char *trigger);
 
@@ -58,6 +61,7 @@ hr_usage(FILE *fp)
         "usage: harbor-replicator -c FILE run [--policy NAME] [--dry-run]\n"
         "       harbor-replicator -c FILE daemon\n"
         "       harbor-replicator -c FILE status [--json]\n"
+        "       harbor-replicator -c FILE metrics [--output FILE.prom]\n"
         "       harbor-replicator -c FILE gc [--dry-run]\n"
         "       harbor-replicator -c FILE check\n"
         "       harbor-replicator --version\n");
@@ -488,17 +492,82 @@ hr_cmd_status(hr_ctx_t *ctx, int json)
 }
 
 
+/*
+ * The node_exporter textfile (metrics.h): to stdout, or replacing FILE
+ * atomically; with "redis", the queue's lengths and counters too.  Meant
+ * for a timer (harbor-replicator-metrics.timer) or cron, every 15-60 s.
+ */
+static int
+hr_cmd_metrics(hr_ctx_t *ctx, const char *output)
+{
+    int               rc;
+    char              err[HR_ERR_LEN], queue[256];
+    json_t           *stats, *execs;
+    hr_buf_t          out;
+    hr_metrics_src_t  src;
+
+    hr_metrics_src_init(&src);
+    stats = NULL;
+
+    if (ctx->cf.redis != NULL) {
+        hr_events_queue_name(ctx->conf_path, queue, sizeof(queue));
+
+        /* without Redis the file still tells about the executions */
+        if (hr_metrics_redis(ctx->cf.redis, queue, &src, &stats, err,
+                             sizeof(err))
+            == -1)
+        {
+            hr_log(&ctx->log, HR_LOG_WARN, "metrics: %s", err);
+        }
+    }
+
+    src.stats = stats;
+
+    if (output != NULL && strcmp(output, "-") != 0) {
+        rc = hr_metrics_write(ctx, output, &src, err, sizeof(err));
+
+    } else {
+        hr_buf_init(&out, HR_METRICS_MAX);
+
+        rc = hr_metrics_load(ctx->store.state, &execs, err, sizeof(err));
+
+        if (rc == 0) {
+            src.execs = execs;
+            rc = hr_metrics_render(&src, &out, err, sizeof(err));
+            json_decref(execs);
+        }
+
+        if (rc == 0 && fwrite(out.data, 1, out.len, stdout) != out.len) {
+            snprintf(err, sizeof(err), "write to stdout failed");
+            rc = -1;
+        }
+
+        hr_buf_free(&out);
+    }
+
+    json_decref(stats);
+
+    if (rc == -1) {
+        fprintf(stderr, "harbor-replicator: metrics: %s\n", err);
+        return HR_EXIT_FAILED;
+    }
+
+    return 0;
+}
+
+
 int
 main(int argc, char **argv)
 {
     int          i, rc, dry_run, json;
     char         err[HR_ERR_LEN];
     hr_ctx_t     ctx;
-    const char  *conf, *cmd, *policy;
+    const char  *conf, *cmd, *policy, *output;
 
     conf = NULL;
     cmd = NULL;
     policy = NULL;
+    output = NULL;
     dry_run = 0;
     json = 0;
 
@@ -519,6 +588,9 @@ main(int argc, char **argv)
 
         } else if (strcmp(argv[i], "--policy") == 0 && i + 1 < argc) {
             policy = argv[++i];
+
+        } else if (strcmp(argv[i], "--output") == 0 && i + 1 < argc) {
+            output = argv[++i];
 
         } else if (strcmp(argv[i], "--dry-run") == 0) {
             dry_run = 1;
@@ -544,7 +616,7 @@ main(int argc, char **argv)
 
     if (strcmp(cmd, "run") != 0 && strcmp(cmd, "daemon") != 0
         && strcmp(cmd, "status") != 0 && strcmp(cmd, "gc") != 0
-        && strcmp(cmd, "check") != 0)
+        && strcmp(cmd, "check") != 0 && strcmp(cmd, "metrics") != 0)
     {
         fprintf(stderr, "harbor-replicator: unknown command \"%s\"\n", cmd);
         hr_usage(stderr);
@@ -553,7 +625,8 @@ main(int argc, char **argv)
 
     if ((policy != NULL && strcmp(cmd, "run") != 0)
         || (dry_run && strcmp(cmd, "run") != 0 && strcmp(cmd, "gc") != 0)
-        || (json && strcmp(cmd, "status") != 0))
+        || (json && strcmp(cmd, "status") != 0)
+        || (output != NULL && strcmp(cmd, "metrics") != 0))
     {
         fprintf(stderr, "harbor-replicator: option not valid with \"%s\"\n",
                 cmd);
@@ -600,6 +673,9 @@ main(int argc, char **argv)
 
     } else if (strcmp(cmd, "status") == 0) {
         rc = hr_cmd_status(&ctx, json);
+
+    } else if (strcmp(cmd, "metrics") == 0) {
+        rc = hr_cmd_metrics(&ctx, output);
 
     } else {
         rc = hr_gc(&ctx, dry_run, err, sizeof(err)) == 0 ? 0 : HR_EXIT_FAILED;
