@@ -95,6 +95,7 @@ demo: deps
 
 bench: all
 	tests/bench/run.sh
+	tests/bench/replicate.sh
 
 fuzz:
 	tests/fuzz/run.sh $(FUZZ_SECONDS)
