@@ -32,7 +32,7 @@
 #define HR_MATCH_MAX_COMPS     (HR_MATCH_MAX_NAME + 1)   /* all '/' */
 #define HR_MATCH_MAX_ITEMS     512
 #define HR_MATCH_MAX_DEPTH     600
-#define HR_MATCH_BUDGET        (1 << 22)
+#define HR_MATCH_BUDGET        (1 << 20)
 #define HR_MATCH_MEMO_STACK    512
 #define HR_MATCH_MEMO_MAX      (1 << 18)
 #define HR_MATCH_INTERN        256
