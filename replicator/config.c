@@ -30,6 +30,7 @@
 #include "config.h"
 #include "match.h"
 #include "policy.h"
+#include "redis_addr.h"
 
 
 #define HR_CONFIG_MAX_SIZE    (16 * 1024 * 1024)
@@ -51,7 +52,6 @@ static int hr_get_obj(json_t *obj, const char *key, const char *path,
     json_t **out, int required, char *err, size_t errlen);
 static int hr_check_url(char *url, const char *path, const char *key,
     char *err, size_t errlen);
-static int hr_check_redis(const char *s);
 static int hr_read_secret(const char *file, char **out, const char *path,
     char *err, size_t errlen);
 static int hr_parse_primary(hr_config_t *cf, json_t *obj, char *err,
@@ -252,31 +252,6 @@ hr_check_url(char *url, const char *path, const char *key, char *err,
     }
 
     return 0;
-}
-
-
-/* "unix:/PATH" or "HOST:PORT" with a port of 1 to 65535. */
-static int
-hr_check_redis(const char *s)
-{
-    long         port;
-    char        *end;
-    const char  *colon;
-
-    if (strncmp(s, "unix:/", 6) == 0) {
-        return 0;
-    }
-
-    colon = strrchr(s, ':');
-    if (colon == NULL || colon == s || colon[1] < '0' || colon[1] > '9') {
-        return -1;
-    }
-
-    errno = 0;
-    port = strtol(colon + 1, &end, 10);
-
-    return (errno == 0 && *end == '\0' && port >= 1 && port <= 65535)
-           ? 0 : -1;
 }
 
 
@@ -941,12 +916,13 @@ int
 hr_config_parse(hr_config_t *cf, const char *json, size_t len, char *err,
     size_t errlen)
 {
-    int           present;
-    char          path[HR_PATH_LEN];
-    size_t        i, n, rl;
-    json_t       *root, *o, *pols, *item;
-    int64_t       v;
-    json_error_t  jerr;
+    int              present;
+    char             path[HR_PATH_LEN], msg[HR_ERR_LEN];
+    size_t           i, n, rl;
+    json_t          *root, *o, *pols, *item;
+    int64_t          v;
+    json_error_t     jerr;
+    hr_redis_addr_t  ra;
 
     memset(cf, 0, sizeof(hr_config_t));
     cf->concurrency = 4;
@@ -1021,9 +997,10 @@ hr_config_parse(hr_config_t *cf, const char *json, size_t len, char *err,
         cf->redis = NULL;
     }
 
-    if (cf->redis != NULL && hr_check_redis(cf->redis) != 0) {
-        hr_cerr(err, errlen, NULL, "redis", "\"%.200s\" is not "
-                "\"unix:/PATH\" or \"HOST:PORT\"", cf->redis);
+    if (cf->redis != NULL
+        && hr_redis_addr_parse(&ra, cf->redis, msg, sizeof(msg)) != 0)
+    {
+        hr_cerr(err, errlen, NULL, NULL, "%s", msg);
         goto failed;
     }
 

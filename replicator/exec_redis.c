@@ -14,10 +14,9 @@
 #include <hiredis/hiredis.h>
 
 #include "exec_redis.h"
+#include "redis_addr.h"
 
 
-static redisContext *hr_exec_redis_connect(const char *addr, char *err,
-    size_t errlen);
 static void hr_exec_redis_print(json_t *rec);
 
 
@@ -149,58 +148,6 @@ hr_exec_redis_count(hr_queue_t *q, const char *field, long long n)
 }
 
 
-static redisContext *
-hr_exec_redis_connect(const char *addr, char *err, size_t errlen)
-{
-    char            host[256], *colon;
-    redisContext   *c;
-    struct timeval  tv;
-
-    tv.tv_sec = 2;
-    tv.tv_usec = 0;
-
-    if (strncmp(addr, "unix:", 5) == 0) {
-        c = redisConnectUnixWithTimeout(addr + 5, tv);
-
-    } else {
-        colon = strrchr(addr, ':');
-
-        if (colon == NULL || colon == addr
-            || (size_t) (colon - addr) >= sizeof(host))
-        {
-            snprintf(err, errlen, "redis: \"%s\" is not unix:PATH or "
-                     "HOST:PORT", addr);
-            return NULL;
-        }
-
-        memcpy(host, addr, colon - addr);
-        host[colon - addr] = '\0';
-
-        if (host[0] == '[' && host[strlen(host) - 1] == ']') {
-            memmove(host, host + 1, strlen(host));
-            host[strlen(host) - 1] = '\0';
-        }
-
-        c = redisConnectWithTimeout(host, atoi(colon + 1), tv);
-    }
-
-    if (c == NULL) {
-        snprintf(err, errlen, "out of memory");
-        return NULL;
-    }
-
-    if (c->err) {
-        snprintf(err, errlen, "redis %s: %s", addr, c->errstr);
-        redisFree(c);
-        return NULL;
-    }
-
-    redisSetTimeout(c, tv);
-
-    return c;
-}
-
-
 static void
 hr_exec_redis_print(json_t *rec)
 {
@@ -255,7 +202,7 @@ hr_exec_redis_status(const char *addr, const char *queue, int json,
     const char    *suffix[] = { "", ":processing", ":failed" };
     const char    *names[] = { "waiting", "processing", "failed" };
 
-    c = hr_exec_redis_connect(addr, err, errlen);
+    c = hr_redis_connect(addr, 2000, err, errlen);
     if (c == NULL) {
         return -1;
     }

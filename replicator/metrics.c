@@ -22,6 +22,7 @@
 #include <hiredis/hiredis.h>
 
 #include "metrics.h"
+#include "redis_addr.h"
 #include "store.h"
 
 #define HR_METRICS_LOG_MAX  (64 * 1024 * 1024)
@@ -731,57 +732,21 @@ hr_metrics_redis(const char *addr, const char *queue, hr_metrics_src_t *src,
     json_t **stats, char *err, size_t errlen)
 {
     int              rc;
-    char             host[256], key[512];
-    char            *colon;
+    char             key[512];
     size_t           i;
     redisReply      *r;
     redisContext    *c;
-    struct timeval   tv;
     const char      *suffix[HR_METRICS_NQUEUES] = {
                          "", ":processing", ":failed"
                      };
 
     *stats = NULL;
-    tv.tv_sec = 2;
-    tv.tv_usec = 0;
 
-    if (strncmp(addr, "unix:", 5) == 0) {
-        c = redisConnectUnixWithTimeout(addr + 5, tv);
-
-    } else {
-        colon = strrchr(addr, ':');
-
-        if (colon == NULL || colon == addr
-            || (size_t) (colon - addr) >= sizeof(host))
-        {
-            snprintf(err, errlen, "redis: \"%s\" is not unix:PATH or "
-                     "HOST:PORT", addr);
-            return -1;
-        }
-
-        memcpy(host, addr, colon - addr);
-        host[colon - addr] = '\0';
-
-        if (host[0] == '[' && host[strlen(host) - 1] == ']') {
-            memmove(host, host + 1, strlen(host));
-            host[strlen(host) - 1] = '\0';
-        }
-
-        c = redisConnectWithTimeout(host, atoi(colon + 1), tv);
-    }
-
+    c = hr_redis_connect(addr, 2000, err, errlen);
     if (c == NULL) {
-        snprintf(err, errlen, "out of memory");
         return -1;
     }
 
-    if (c->err) {
-        snprintf(err, errlen, "redis %s: %s", addr, c->errstr);
-        redisFree(c);
-        return -1;
-    }
-
-    redisSetTimeout(c, tv);
     rc = -1;
 
     for (i = 0; i < HR_METRICS_NQUEUES; i++) {

@@ -26,6 +26,7 @@
 
 #include "loop_redis.h"
 #include "queue.h"
+#include "redis_addr.h"
 
 #define HR_QUEUE_BLOCK_S        5           /* BLMOVE's own timeout */
 #define HR_QUEUE_CONNECT_MS     3000
@@ -238,7 +239,7 @@ hr_event_decode(const char *line, size_t len, hr_event_t *ev, char *err,
         goto done;
     }
 
-    strcpy(ev->repository, repo);
+    snprintf(ev->repository, sizeof(ev->repository), "%s", repo);
 
     v = json_object_get(js, "occurred_at");
 
@@ -258,7 +259,7 @@ hr_event_decode(const char *line, size_t len, hr_event_t *ev, char *err,
             goto done;
         }
 
-        strcpy(ev->source, source);
+        snprintf(ev->source, sizeof(ev->source), "%s", source);
     }
 
     if (ev->kind != HR_EVENT_MISS) {
@@ -274,7 +275,7 @@ hr_event_decode(const char *line, size_t len, hr_event_t *ev, char *err,
             goto done;
         }
 
-        strcpy(ev->digest, digest);
+        snprintf(ev->digest, sizeof(ev->digest), "%s", digest);
 
         if (tag != NULL) {
             if (strlen(tag) >= sizeof(ev->tag) || !hr_valid_tag(tag)) {
@@ -283,7 +284,7 @@ hr_event_decode(const char *line, size_t len, hr_event_t *ev, char *err,
                 goto done;
             }
 
-            strcpy(ev->tag, tag);
+            snprintf(ev->tag, sizeof(ev->tag), "%s", tag);
         }
 
         rc = 0;
@@ -308,12 +309,12 @@ hr_event_decode(const char *line, size_t len, hr_event_t *ev, char *err,
     }
 
     if (hr_valid_digest(ref)) {
-        strcpy(ev->digest, ref);
+        snprintf(ev->digest, sizeof(ev->digest), "%s", ref);
 
     } else if (ev->object == HR_OBJECT_MANIFEST && strlen(ref) < sizeof(ev->tag)
                && hr_valid_tag(ref))
     {
-        strcpy(ev->tag, ref);
+        snprintf(ev->tag, sizeof(ev->tag), "%s", ref);
 
     } else {
         snprintf(err, errlen, "reference: \"%.140s\" is not a %s", ref,
@@ -685,9 +686,9 @@ hr_queue_create(hr_loop_t *loop, hr_log_t *log, const char *addr,
     const char *name, char *err, size_t errlen)
 {
     int                rc;
-    char              *colon, host[256];
     size_t             n;
     hr_queue_t        *q;
+    hr_redis_addr_t    ra;
     struct addrinfo    hints, *ai;
 
     if (name == NULL) {
@@ -730,46 +731,19 @@ hr_queue_create(hr_loop_t *loop, hr_log_t *log, const char *addr,
     snprintf(q->processing, n, "%s:processing", name);
     snprintf(q->failed, n, "%s:failed", name);
 
-    if (strncmp(addr, "unix:", 5) == 0) {
-        if (addr[5] != '/') {
-            snprintf(err, errlen, "redis: \"%s\": unix: needs an absolute "
-                     "path", addr);
-            goto failed;
-        }
+    if (hr_redis_addr_parse(&ra, addr, err, errlen) != 0) {
+        goto failed;
+    }
 
-        q->unix_path = strdup(addr + 5);
+    if (ra.unix_socket) {
+        q->unix_path = strdup(ra.path);
         if (q->unix_path == NULL) {
             snprintf(err, errlen, "out of memory");
             goto failed;
         }
 
     } else {
-        colon = strrchr(addr, ':');
-
-        if (colon == NULL || colon == addr
-            || (size_t) (colon - addr) >= sizeof(host))
-        {
-            snprintf(err, errlen, "redis: \"%s\" is not unix:PATH or "
-                     "HOST:PORT", addr);
-            goto failed;
-        }
-
-        q->port = atoi(colon + 1);
-        if (q->port <= 0 || q->port > 65535
-            || strspn(colon + 1, "0123456789") != strlen(colon + 1))
-        {
-            snprintf(err, errlen, "redis: \"%s\": bad port", addr);
-            goto failed;
-        }
-
-        memcpy(host, addr, colon - addr);
-        host[colon - addr] = '\0';
-
-        /* [::1]:6379 */
-        if (host[0] == '[' && host[strlen(host) - 1] == ']') {
-            memmove(host, host + 1, strlen(host));
-            host[strlen(host) - 1] = '\0';
-        }
+        q->port = ra.port;
 
         /*
          * Resolved once, here, at startup: hiredis would call
@@ -779,9 +753,9 @@ hr_queue_create(hr_loop_t *loop, hr_log_t *log, const char *addr,
         hints.ai_family = AF_UNSPEC;
         hints.ai_socktype = SOCK_STREAM;
 
-        rc = getaddrinfo(host, NULL, &hints, &ai);
+        rc = getaddrinfo(ra.host, NULL, &hints, &ai);
         if (rc != 0) {
-            snprintf(err, errlen, "redis: \"%s\": %s", host,
+            snprintf(err, errlen, "redis: \"%s\": %s", ra.host,
                      gai_strerror(rc));
             goto failed;
         }
@@ -791,7 +765,7 @@ hr_queue_create(hr_loop_t *loop, hr_log_t *log, const char *addr,
         freeaddrinfo(ai);
 
         if (rc != 0) {
-            snprintf(err, errlen, "redis: \"%s\": %s", host,
+            snprintf(err, errlen, "redis: \"%s\": %s", ra.host,
                      gai_strerror(rc));
             goto failed;
         }

@@ -5,8 +5,8 @@
  * has a cron with a next time or none, never garbage.
  *
  * fuzz-srcs: replicator/config.c replicator/cron.c replicator/match.c
- * fuzz-srcs: replicator/policy.c
- * fuzz-libs: -ljansson
+ * fuzz-srcs: replicator/policy.c replicator/redis_addr.c
+ * fuzz-libs: -ljansson -lhiredis
  */
 
 #include <stdint.h>

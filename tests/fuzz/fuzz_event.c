@@ -1,5 +1,5 @@
 /* fuzz-srcs: replicator/queue.c */
-/* fuzz-srcs: replicator/store.c replicator/loop.c replicator/log.c */
+/* fuzz-srcs: replicator/store.c replicator/loop.c replicator/log.c replicator/redis_addr.c */
 /* fuzz-libs: -ljansson -lhiredis -lcrypto */
 
 /*

@@ -534,7 +534,7 @@ test_bad_top_level(void **state)
         { "{\"storage\":{\"root\":\"/s\"},\"primary\":{\"url\":\"http://h\"},"
           "\"redis\":\"localhost\"}", "redis: \"localhost\" is not" },
         { "{\"storage\":{\"root\":\"/s\"},\"primary\":{\"url\":\"http://h\"},"
-          "\"redis\":\"h:99999\"}", "redis: \"h:99999\" is not" },
+          "\"redis\":\"h:99999\"}", "redis: \"h:99999\": bad port" },
         { "{\"storage\":{\"root\":\"/s\"},\"primary\":{\"url\":\"http://h\"},"
           "\"state_dir\":5}", "state_dir: expected a string" },
         { "{\"storage\":{\"root\":\"/s\\u0000x\"}}", "not allowed" },
