@@ -21,6 +21,10 @@
 
 #include "ngx_http_harbor_module.h"
 
+#if (NGX_HTTP_HARBOR_EVENTS)
+#include "ngx_http_harbor_events.h"
+#endif
+
 
 static ngx_int_t ngx_http_harbor_route(ngx_http_request_t *r,
     ngx_http_harbor_ctx_t *ctx);
@@ -30,6 +34,7 @@ static ngx_int_t ngx_http_harbor_ping(ngx_http_request_t *r);
 static ngx_int_t ngx_http_harbor_not_allowed(ngx_http_request_t *r);
 static ngx_int_t ngx_http_harbor_check_digest(ngx_http_request_t *r,
     ngx_http_harbor_ctx_t *ctx);
+static void ngx_http_harbor_ctx_cleanup(void *data);
 
 
 ngx_str_t  ngx_http_harbor_json_type =
@@ -40,6 +45,7 @@ ngx_int_t
 ngx_http_harbor_handler(ngx_http_request_t *r)
 {
     ngx_int_t                    rc;
+    ngx_pool_cleanup_t          *cln;
     ngx_http_harbor_ctx_t       *ctx;
     ngx_http_harbor_loc_conf_t  *hlcf;
 
@@ -60,10 +66,21 @@ ngx_http_harbor_handler(ngx_http_request_t *r)
         return rc;
     }
 
-    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_harbor_ctx_t));
-    if (ctx == NULL) {
+    /*
+     * the context hangs on a pool cleanup too, as ngx_http_realip_module
+     * does, so that it outlives the internal redirect of harbor_miss_pass
+     * (which zeroes r->ctx) for the log phase: ngx_http_harbor_get_ctx()
+     */
+
+    cln = ngx_pool_cleanup_add(r->pool, sizeof(ngx_http_harbor_ctx_t));
+    if (cln == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
+
+    cln->handler = ngx_http_harbor_ctx_cleanup;
+    ctx = cln->data;
+
+    ngx_memzero(ctx, sizeof(ngx_http_harbor_ctx_t));
 
     ctx->request = r;
 
@@ -81,6 +98,10 @@ ngx_http_harbor_handler(ngx_http_request_t *r)
         return ngx_http_harbor_send_error(r, ctx->err, ctx->err_status,
                                           ctx->err_message);
     }
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "harbor route: %ui \"%V\" \"%V\"",
+                   ctx->kind, &ctx->repo, &ctx->reference);
 
     switch (ctx->kind) {
 
@@ -604,16 +625,35 @@ ngx_http_harbor_arg(ngx_http_request_t *r, char *name, size_t len,
 
 
 /*
- * a manifest or blob is absent or failed verification: pass the request
- * to harbor_miss_pass, or answer with the OCI error
+ * a manifest or blob is absent or failed verification: tell the replicator
+ * (when the events module is built in), then pass the request to
+ * harbor_miss_pass, or answer with the OCI error
  */
 
 ngx_int_t
 ngx_http_harbor_miss(ngx_http_request_t *r, ngx_uint_t err, char *message)
 {
     ngx_http_harbor_loc_conf_t  *hlcf;
+#if (NGX_HTTP_HARBOR_EVENTS)
+    ngx_http_harbor_ctx_t       *ctx;
+#endif
 
     ngx_http_harbor_count(r, NGX_HTTP_HARBOR_MISSES);
+
+#if (NGX_HTTP_HARBOR_EVENTS)
+
+    /* the store's name (ns prefix applied): that is what must be filled */
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_harbor_module);
+
+    if (ctx) {
+        ngx_http_harbor_events_miss(r, &ctx->repo, &ctx->reference,
+                                    (ctx->kind == NGX_HTTP_HARBOR_BLOB)
+                                    ? NGX_HTTP_HARBOR_MISS_BLOB
+                                    : NGX_HTTP_HARBOR_MISS_MANIFEST);
+    }
+
+#endif
 
     hlcf = ngx_http_get_module_loc_conf(r, ngx_http_harbor_module);
 
@@ -690,4 +730,38 @@ ngx_http_harbor_not_modified(ngx_http_request_t *r)
     r->header_only = 1;
 
     return ngx_http_harbor_send_header(r);
+}
+
+
+/*
+ * the request's context, also after an internal redirect (the log phase of
+ * a request passed to harbor_miss_pass); NULL if the module did not run
+ */
+
+ngx_http_harbor_ctx_t *
+ngx_http_harbor_get_ctx(ngx_http_request_t *r)
+{
+    ngx_pool_cleanup_t     *cln;
+    ngx_http_harbor_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_harbor_module);
+
+    if (ctx == NULL && (r->internal || r->filter_finalize)) {
+
+        for (cln = r->pool->cleanup; cln; cln = cln->next) {
+            if (cln->handler == ngx_http_harbor_ctx_cleanup) {
+                ctx = cln->data;
+                break;
+            }
+        }
+    }
+
+    return ctx;
+}
+
+
+static void
+ngx_http_harbor_ctx_cleanup(void *data)
+{
+    /* void: only a marker to find the context by */
 }

@@ -43,6 +43,8 @@ static ngx_int_t ngx_http_harbor_json_key(ngx_http_harbor_json_t *j,
 static ngx_int_t ngx_http_harbor_json_next(ngx_http_harbor_json_t *j,
     u_char close);
 static ngx_int_t ngx_http_harbor_json_eq(ngx_str_t *raw, ngx_str_t *s);
+static ngx_int_t ngx_http_harbor_json_unescape(ngx_pool_t *pool,
+    ngx_str_t *raw);
 static ngx_int_t ngx_http_harbor_json_descriptor(ngx_http_harbor_json_t *j,
     ngx_str_t *artifact_type, ngx_uint_t *match);
 
@@ -401,12 +403,74 @@ ngx_http_harbor_json_eq(ngx_str_t *raw, ngx_str_t *s)
 
 
 /*
+ * decodes a validated raw JSON string into the pool; only ASCII results
+ * are accepted (a media type is ASCII)
+ */
+
+static ngx_int_t
+ngx_http_harbor_json_unescape(ngx_pool_t *pool, ngx_str_t *raw)
+{
+    u_char     *p, *last, *d, *out, ch;
+    ngx_int_t   code;
+
+    out = ngx_pnalloc(pool, raw->len);
+    if (out == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = raw->data;
+    last = p + raw->len;
+    d = out;
+
+    while (p < last) {
+        ch = *p++;
+
+        if (ch == '\\') {
+            ch = *p++;
+
+            switch (ch) {
+
+            case 'u':
+                code = ngx_hextoi(p, 4);
+                p += 4;
+
+                if (code < 0x20 || code > 0x7e) {
+                    return NGX_ERROR;
+                }
+
+                ch = (u_char) code;
+                break;
+
+            case '"':
+            case '\\':
+            case '/':
+                break;
+
+            default:
+                /* \b, \f, \n, \r, \t: never in a media type */
+                return NGX_ERROR;
+            }
+        }
+
+        *d++ = ch;
+    }
+
+    raw->data = out;
+    raw->len = d - out;
+
+    return NGX_OK;
+}
+
+
+/*
  * the media type of a manifest, as distribution 2.8 detects it;
- * type points into p or to a static string
+ * type points into p, into the pool (an escaped mediaType), or to a
+ * static string
  */
 
 ngx_int_t
-ngx_http_harbor_manifest_type(u_char *p, size_t len, ngx_str_t *type)
+ngx_http_harbor_manifest_type(ngx_pool_t *pool, u_char *p, size_t len,
+    ngx_str_t *type)
 {
     u_char                  *start;
     ngx_int_t                rc;
@@ -505,6 +569,15 @@ done:
         return NGX_OK;
 
     case 2:
+        if (media_type.len
+            && ngx_strlchr(media_type.data, media_type.data + media_type.len,
+                           '\\'))
+        {
+            if (ngx_http_harbor_json_unescape(pool, &media_type) != NGX_OK) {
+                return NGX_ERROR;
+            }
+        }
+
         if (media_type.len) {
             if (ngx_http_harbor_parse_media_type(media_type.data,
                                                  media_type.len)

@@ -138,7 +138,9 @@ ngx_http_harbor_manifest_handler(ngx_http_request_t *r,
 
     ngx_http_harbor_count(r, NGX_HTTP_HARBOR_VERIFY_OK);
 
-    if (ngx_http_harbor_manifest_type(body, ctx->of.size, &type) != NGX_OK) {
+    if (ngx_http_harbor_manifest_type(r->pool, body, ctx->of.size, &type)
+        != NGX_OK)
+    {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "harbor: unrecognized manifest in \"%s\"",
                       ctx->path.data);

@@ -34,6 +34,8 @@ static char *ngx_http_harbor_miss_pass(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_harbor_shm_size(ngx_conf_t *cf, void *post,
     void *data);
+static ngx_int_t ngx_http_harbor_check_miss_pass(ngx_conf_t *cf,
+    ngx_http_harbor_main_conf_t *hmcf);
 static ngx_int_t ngx_http_harbor_init(ngx_conf_t *cf);
 
 
@@ -173,6 +175,13 @@ ngx_http_harbor_create_main_conf(ngx_conf_t *cf)
 
     hmcf->shm_size = NGX_CONF_UNSET_SIZE;
 
+    if (ngx_array_init(&hmcf->miss_passes, cf->pool, 2,
+                       sizeof(ngx_http_harbor_miss_pass_t))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
     return hmcf;
 }
 
@@ -224,6 +233,7 @@ ngx_http_harbor_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_harbor_loc_conf_t *prev = parent;
     ngx_http_harbor_loc_conf_t *conf = child;
 
+    ngx_http_harbor_miss_pass_t  *mp;
     ngx_http_harbor_main_conf_t  *hmcf;
 
     if (conf->root.data == NULL) {
@@ -277,6 +287,16 @@ ngx_http_harbor_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     hmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_harbor_module);
     hmcf->enabled = 1;
+
+    if (conf->miss_pass.len) {
+        mp = ngx_array_push(&hmcf->miss_passes);
+        if (mp == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        mp->name = conf->miss_pass;
+        mp->cscf = ngx_http_conf_get_module_srv_conf(cf, ngx_http_core_module);
+    }
 
     return NGX_CONF_OK;
 }
@@ -455,6 +475,10 @@ ngx_http_harbor_init(ngx_conf_t *cf)
         return NGX_OK;
     }
 
+    if (ngx_http_harbor_check_miss_pass(cf, hmcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     shm = ngx_pcalloc(cf->pool, sizeof(ngx_http_harbor_shm_t));
     if (shm == NULL) {
         return NGX_ERROR;
@@ -485,6 +509,50 @@ ngx_http_harbor_init(ngx_conf_t *cf)
     }
 
     *h = ngx_http_harbor_handler;
+
+    return NGX_OK;
+}
+
+
+/*
+ * named locations are known only once all servers are parsed: a
+ * harbor_miss_pass naming none of its server's would fail every miss
+ */
+
+static ngx_int_t
+ngx_http_harbor_check_miss_pass(ngx_conf_t *cf,
+    ngx_http_harbor_main_conf_t *hmcf)
+{
+    ngx_uint_t                    i;
+    ngx_http_core_loc_conf_t    **clcfp;
+    ngx_http_harbor_miss_pass_t  *mp;
+
+    mp = hmcf->miss_passes.elts;
+
+    for (i = 0; i < hmcf->miss_passes.nelts; i++) {
+
+        clcfp = mp[i].cscf->named_locations;
+
+        if (clcfp) {
+            for ( /* void */ ; *clcfp; clcfp++) {
+                if (mp[i].name.len == (*clcfp)->name.len
+                    && ngx_strncmp(mp[i].name.data, (*clcfp)->name.data,
+                                   mp[i].name.len)
+                       == 0)
+                {
+                    break;
+                }
+            }
+        }
+
+        if (clcfp == NULL || *clcfp == NULL) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"harbor_miss_pass\" names \"%V\", "
+                               "but the server has no such named location",
+                               &mp[i].name);
+            return NGX_ERROR;
+        }
+    }
 
     return NGX_OK;
 }

@@ -152,9 +152,18 @@ typedef struct {
 
 
 typedef struct {
+    ngx_str_t                   name;
+    ngx_http_core_srv_conf_t   *cscf;
+} ngx_http_harbor_miss_pass_t;
+
+
+typedef struct {
     size_t                      shm_size;
     ngx_shm_zone_t             *shm_zone;
     ngx_flag_t                  enabled;    /* some location serves */
+
+    /* harbor_miss_pass names, checked once the named locations are known */
+    ngx_array_t                 miss_passes;
 } ngx_http_harbor_main_conf_t;
 
 
@@ -219,6 +228,7 @@ extern ngx_module_t  ngx_http_harbor_module;
 
 /* ngx_http_harbor_handler.c */
 ngx_int_t ngx_http_harbor_handler(ngx_http_request_t *r);
+ngx_http_harbor_ctx_t *ngx_http_harbor_get_ctx(ngx_http_request_t *r);
 ngx_int_t ngx_http_harbor_miss(ngx_http_request_t *r, ngx_uint_t err,
     char *message);
 ngx_int_t ngx_http_harbor_add_header(ngx_http_request_t *r, char *key,
@@ -301,8 +311,8 @@ ngx_int_t ngx_http_harbor_send_error(ngx_http_request_t *r, ngx_uint_t err,
     ngx_uint_t status, char *message);
 
 /* ngx_http_harbor_json.c */
-ngx_int_t ngx_http_harbor_manifest_type(u_char *p, size_t len,
-    ngx_str_t *type);
+ngx_int_t ngx_http_harbor_manifest_type(ngx_pool_t *pool, u_char *p,
+    size_t len, ngx_str_t *type);
 ngx_int_t ngx_http_harbor_referrers_filter(ngx_pool_t *pool, u_char *p,
     size_t len, ngx_str_t *artifact_type, ngx_str_t *out);
 

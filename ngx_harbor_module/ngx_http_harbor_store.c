@@ -174,7 +174,14 @@ ngx_http_harbor_open_info(ngx_http_core_loc_conf_t *clcf,
     of->directio = NGX_OPEN_FILE_DIRECTIO_OFF;
     of->valid = clcf->open_file_cache_valid;
     of->min_uses = clcf->open_file_cache_min_uses;
-    of->errors = clcf->open_file_cache_errors;
+
+    /*
+     * a miss is never cached, whatever open_file_cache_errors says: the
+     * replicator fills the store right after a miss, and the next request
+     * must see the file
+     */
+    of->errors = 0;
+
     of->events = clcf->open_file_cache_events;
 
     if (test == NGX_HTTP_HARBOR_TEST_DIR) {
