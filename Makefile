@@ -97,7 +97,7 @@ bench: all
 	tests/bench/run.sh
 	tests/bench/replicate.sh
 
-fuzz:
+fuzz: $(NGX_BUILD)/objs/Makefile
 	tests/fuzz/run.sh $(FUZZ_SECONDS)
 
 # Debian packages (libnginx-mod-http-harbor, harbor-replicator, source package

@@ -9,6 +9,14 @@
  * The fetch phase runs the loop itself and handles finished transfers
  * between turns, never from inside a curl callback: a retry, a token
  * refresh or a commit may run more transfers.
+ *
+ * The commit stages every task's files in one store batch, tags apart, and
+ * publishes them behind three syncfs barriers (store.c, "Durability");
+ * the execution is recorded after the last.  What the store already holds
+ * is checked, not assumed: a stored manifest is reused when it hashes to
+ * its digest, and walked like a fetched one, so each of its links and
+ * blobs is checked again and whatever a crash or a hand damaged is
+ * written again.
  */
 
 #include <errno.h>
@@ -41,7 +49,7 @@ typedef struct {
     size_t      nblobs;
     size_t     *children;
     size_t      nchildren;
-    unsigned    present:1;      /* revision already in the store */
+    unsigned    present:1;      /* revision and bytes already stored */
     unsigned    failed:1;
     unsigned    written:1;
 } hr_node_t;
@@ -53,6 +61,7 @@ typedef struct {
     unsigned    skip:1;         /* up to date, or kept (override false) */
     unsigned    kept:1;         /* not walked at all: node is not set */
     unsigned    failed:1;
+    unsigned    staged:1;       /* written to the batch, not yet visible */
 } hr_tagent_t;
 
 typedef struct {
@@ -102,19 +111,20 @@ typedef struct {
 } hr_dl_t;
 
 typedef struct {
-    hr_ctx_t      *ctx;
-    hr_policy_t   *p;
-    hr_src_t       src;
-    hr_task_t     *tasks;
-    size_t         ntasks;
-    hr_dl_t      **dls;
-    size_t         ndls;
-    size_t         cdls;
-    long long      bytes;           /* blob bytes received */
-    long long      bytes_total;     /* blob bytes to fetch */
-    long long      resumed;         /* bytes not fetched again */
-    long long      linked;          /* blobs found in the store */
-    int            stopped;
+    hr_ctx_t         *ctx;
+    hr_policy_t      *p;
+    hr_src_t          src;
+    hr_task_t        *tasks;
+    size_t            ntasks;
+    hr_dl_t         **dls;
+    size_t            ndls;
+    size_t            cdls;
+    long long         bytes;        /* blob bytes received */
+    long long         bytes_total;  /* blob bytes to fetch */
+    long long         resumed;      /* bytes not fetched again */
+    long long         linked;       /* blobs found in the store */
+    int               stopped;
+    hr_store_batch_t  batch;        /* the commit's files, published once */
 } hr_run_t;
 
 
@@ -146,6 +156,9 @@ static int hr_plan_dl_sink(hr_xfer_t *x, const char *p, size_t n);
 static void hr_plan_dl_done(hr_xfer_t *x);
 static void hr_plan_dl_finish(hr_run_t *r, hr_dl_t *d);
 static int hr_plan_commit_task(hr_run_t *r, hr_task_t *t);
+static void hr_plan_publish(hr_run_t *r);
+static int hr_plan_stored(hr_run_t *r, hr_task_t *t, const char *digest,
+    hr_buf_t *bytes);
 static int hr_plan_commit_node(hr_run_t *r, hr_task_t *t, size_t ni,
     char *err, size_t errlen);
 static void hr_plan_delete_tags(hr_run_t *r, hr_task_t *t);
@@ -236,6 +249,7 @@ hr_plan_execute(hr_ctx_t *ctx, hr_policy_t *p, const char *trigger,
     memset(&run, 0, sizeof(hr_run_t));
     run.ctx = ctx;
     run.p = p;
+    hr_store_batch_init(&run.batch, &ctx->store);
 
     if (recp != NULL) {
         *recp = NULL;
@@ -296,6 +310,11 @@ hr_plan_execute(hr_ctx_t *ctx, hr_policy_t *p, const char *trigger,
         if (!run.stopped) {
             hr_plan_commit_task(&run, &run.tasks[i]);
         }
+    }
+
+    /* the files of every task, then the tags, then recorded */
+    if (!run.stopped) {
+        hr_plan_publish(&run);
     }
 
 done:
@@ -821,15 +840,22 @@ static int
 hr_plan_need_blob(hr_run_t *r, hr_task_t *t, const char *digest,
     long long size, char *err, size_t errlen)
 {
-    hr_dl_t   *d, **nd;
+    hr_dl_t    *d, **nd;
+    long long   have;
 
     if (hr_plan_find_dl(r, digest) != NULL) {
         return 0;
     }
 
-    if (hr_store_blob_exists(&r->ctx->store, digest, NULL)) {
-        r->linked++;            /* linked, not downloaded */
-        return 0;
+    if (hr_store_blob_exists(&r->ctx->store, digest, &have)) {
+        if (size < 0 || have == size) {
+            r->linked++;        /* linked, not downloaded */
+            return 0;
+        }
+
+        hr_log(&r->ctx->log, HR_LOG_WARN, "blob %s: %lld bytes stored, the "
+               "manifest says %lld; not trusted, fetched again", digest,
+               have, size);
     }
 
     d = calloc(1, sizeof(hr_dl_t));
@@ -865,6 +891,41 @@ hr_plan_need_blob(hr_run_t *r, hr_task_t *t, const char *digest,
 }
 
 
+/*
+ * 1 with the stored manifest in bytes when t's destination has a revision
+ * link for digest and the stored bytes hash to it; 0 when not; -1 out of
+ * memory.
+ */
+static int
+hr_plan_stored(hr_run_t *r, hr_task_t *t, const char *digest,
+    hr_buf_t *bytes)
+{
+    char    cur[HR_DIGEST_LEN + 1], *p;
+    size_t  len;
+
+    if (hr_store_read_link(&r->ctx->store, t->dst_repo, HR_LINK_REVISION,
+                           NULL, digest, cur)
+        != 1
+        || strcmp(cur, digest) != 0
+        || hr_store_manifest_read(&r->ctx->store, digest, &p, &len) != 1)
+    {
+        return 0;
+    }
+
+    hr_buf_free(bytes);
+    hr_buf_init(bytes, HR_MANIFEST_MAX);
+
+    if (hr_buf_append(bytes, p, len) == -1) {
+        free(p);
+        return -1;
+    }
+
+    free(p);
+
+    return 1;
+}
+
+
 static long
 hr_plan_walk(hr_run_t *r, hr_task_t *t, const char *digest, hr_buf_t *bytes,
     const char *mt, int depth, char *err, size_t errlen)
@@ -897,29 +958,58 @@ hr_plan_walk(hr_run_t *r, hr_task_t *t, const char *digest, hr_buf_t *bytes,
     n = &t->nodes[ni];
     snprintf(n->mt, sizeof(n->mt), "%s", mt);
 
-    /* a revision link means everything under it is there (write order) */
-    {
-        char  cur[HR_DIGEST_LEN + 1];
+    /*
+     * A revision link and bytes that hash to the digest: the stored copy
+     * is walked instead of the primary's, and everything under it is
+     * checked at commit, not assumed (a crash or a hand may have left a
+     * link or a blob bad).
+     */
+    switch (hr_plan_stored(r, t, digest, &n->bytes)) {
 
-        if (hr_store_read_link(&r->ctx->store, t->dst_repo, HR_LINK_REVISION,
-                               NULL, digest, cur) == 1
-            && hr_store_blob_exists(&r->ctx->store, digest, NULL))
-        {
-            n->present = 1;
-            hr_buf_free(bytes);
+    case 1:
+        n->present = 1;
+        hr_buf_free(bytes);
+        break;
 
-            if (hr_plan_referrers(r, t, (size_t) ni, depth, err, errlen)
+    case -1:
+        snprintf(err, errlen, "out of memory");
+        return -1;
+
+    default:
+        if (bytes->len == 0) {
+            /* the caller counted on the stored copy: fetch it */
+            hr_buf_init(&cb, HR_MANIFEST_MAX);
+
+            if (hr_reg_manifest(&r->src, t->src_repo, digest, &cb, cmt,
+                                sizeof(cmt), cdigest, err, errlen)
                 == -1)
             {
+                hr_buf_free(&cb);
                 return -1;
             }
 
-            return ni;
+            n = &t->nodes[ni];
+
+            if (strcmp(cdigest, digest) != 0) {
+                hr_buf_free(&cb);
+                snprintf(err, errlen, "manifest %s: the primary sent %s",
+                         digest, cdigest);
+                return -1;
+            }
+
+            if (n->mt[0] == '\0') {
+                snprintf(n->mt, sizeof(n->mt), "%s", cmt);
+            }
+
+            hr_buf_free(&n->bytes);
+            n->bytes = cb;
+
+        } else {
+            hr_buf_free(&n->bytes);
+            n->bytes = *bytes;
+            hr_buf_init(bytes, 0);
         }
     }
-
-    n->bytes = *bytes;
-    hr_buf_init(bytes, 0);
 
     js = json_loadb(n->bytes.data, n->bytes.len, 0, &je);
     if (!json_is_object(js)) {
@@ -963,13 +1053,24 @@ hr_plan_walk(hr_run_t *r, hr_task_t *t, const char *digest, hr_buf_t *bytes,
 
             if (ci == -1) {
                 hr_buf_init(&cb, HR_MANIFEST_MAX);
+                cmt[0] = '\0';
+                memcpy(cdigest, d, HR_DIGEST_LEN + 1);
 
-                if (hr_reg_manifest(&r->src, t->src_repo, d, &cb, cmt,
-                                    sizeof(cmt), cdigest, err, errlen)
-                    == -1)
+                /* a child stored intact costs no GET */
+                if (!n->present
+                    && hr_reg_manifest(&r->src, t->src_repo, d, &cb, cmt,
+                                       sizeof(cmt), cdigest, err, errlen)
+                       == -1)
                 {
                     hr_buf_free(&cb);
                     return -1;
+                }
+
+                if (cmt[0] == '\0'
+                    && json_is_string(json_object_get(v, "mediaType")))
+                {
+                    snprintf(cmt, sizeof(cmt), "%s", json_string_value(
+                                 json_object_get(v, "mediaType")));
                 }
 
                 ci = hr_plan_walk(r, t, cdigest, &cb, cmt, depth + 1, err,
@@ -1318,8 +1419,9 @@ hr_plan_dl_start(hr_run_t *r, hr_dl_t *d, int par)
         hr_log(&r->ctx->log, HR_LOG_INFO, "blob %s: all %lld bytes kept from "
                "an earlier run", d->digest, d->size);
         r->resumed += d->w.offset;
-        d->state = hr_store_blob_commit(&d->w, d->err, sizeof(d->err)) == 0
-                   ? HR_DL_OK : HR_DL_FAILED;
+        d->state = hr_store_blob_commit_b(&d->w, &r->batch, d->err,
+                                          sizeof(d->err))
+                   == 0 ? HR_DL_OK : HR_DL_FAILED;
         return 0;
     }
 
@@ -1381,7 +1483,9 @@ hr_plan_dl_finish(hr_run_t *r, hr_dl_t *d)
     if (x->result == CURLE_OK && (x->status == 200 || x->status == 206)) {
         r->resumed += d->w.resumed;
 
-        if (hr_store_blob_commit(&d->w, d->err, sizeof(d->err)) == 0) {
+        if (hr_store_blob_commit_b(&d->w, &r->batch, d->err, sizeof(d->err))
+            == 0)
+        {
             d->state = HR_DL_OK;
             hr_log(&r->ctx->log, HR_LOG_DEBUG, "blob %s: %lld bytes over %s",
                    d->digest, d->w.offset,
@@ -1624,16 +1728,24 @@ static int
 hr_plan_commit_node(hr_run_t *r, hr_task_t *t, size_t ni, char *err,
     size_t errlen)
 {
-    size_t       i;
-    json_t      *desc;
-    hr_dl_t     *d;
-    hr_node_t   *n;
-    hr_store_t  *st;
+    int                g;
+    size_t             i;
+    json_t            *desc;
+    hr_dl_t           *d;
+    hr_node_t         *n;
+    hr_store_t        *st;
+    hr_store_batch_t  *b;
 
     n = &t->nodes[ni];
     st = &r->ctx->store;
+    b = &r->batch;
+    g = (int) (t - r->tasks);
 
-    if (n->present || n->written) {
+    /*
+     * A present node goes through it too: every call below leaves a good
+     * file alone and rewrites a bad one.
+     */
+    if (n->written) {
         return 0;
     }
 
@@ -1670,8 +1782,8 @@ hr_plan_commit_node(hr_run_t *r, hr_task_t *t, size_t ni, char *err,
             return -1;
         }
 
-        if (hr_store_link(st, t->dst_repo, HR_LINK_LAYER, NULL, n->blobs[i],
-                          err, errlen)
+        if (hr_store_link_b(st, b, g, t->dst_repo, HR_LINK_LAYER, NULL,
+                            n->blobs[i], err, errlen)
             == -1)
         {
             n->failed = 1;
@@ -1681,14 +1793,14 @@ hr_plan_commit_node(hr_run_t *r, hr_task_t *t, size_t ni, char *err,
 
     /* the bytes exactly as received; their digest was checked on arrival
        and is checked again here */
-    if (hr_store_put_blob(st, n->digest, n->bytes.data, n->bytes.len, err,
-                          errlen)
+    if (hr_store_put_blob_b(st, b, g, n->digest, n->bytes.data, n->bytes.len,
+                            err, errlen)
         == -1
-        || hr_store_link(st, t->dst_repo, HR_LINK_LAYER, NULL, n->digest, err,
-                         errlen)
+        || hr_store_link_b(st, b, g, t->dst_repo, HR_LINK_LAYER, NULL,
+                           n->digest, err, errlen)
            == -1
-        || hr_store_link(st, t->dst_repo, HR_LINK_REVISION, NULL, n->digest,
-                         err, errlen)
+        || hr_store_link_b(st, b, g, t->dst_repo, HR_LINK_REVISION, NULL,
+                           n->digest, err, errlen)
            == -1)
     {
         n->failed = 1;
@@ -1699,8 +1811,8 @@ hr_plan_commit_node(hr_run_t *r, hr_task_t *t, size_t ni, char *err,
         desc = hr_plan_descriptor(n);
 
         if (desc == NULL
-            || hr_store_referrer_add(st, t->dst_repo, n->subject, desc, err,
-                                     errlen)
+            || hr_store_referrer_add_b(st, b, g, t->dst_repo, n->subject,
+                                       desc, err, errlen)
                == -1)
         {
             json_decref(desc);
@@ -1712,7 +1824,10 @@ hr_plan_commit_node(hr_run_t *r, hr_task_t *t, size_t ni, char *err,
     }
 
     n->written = 1;
-    t->bytes += n->bytes.len;
+
+    if (!n->present) {
+        t->bytes += n->bytes.len;
+    }
 
     return 0;
 }
@@ -1740,17 +1855,17 @@ hr_plan_commit_task(hr_run_t *r, hr_task_t *t)
             snprintf(t->err, sizeof(t->err), "blob %s: %.400s", t->blob,
                      d->err);
 
-        } else if (hr_store_link(&r->ctx->store, t->dst_repo, HR_LINK_LAYER,
-                                 NULL, t->blob, err, sizeof(err))
+        } else if (hr_store_link_b(&r->ctx->store, &r->batch,
+                                   (int) (t - r->tasks), t->dst_repo,
+                                   HR_LINK_LAYER, NULL, t->blob, err,
+                                   sizeof(err))
                    == -1)
         {
             t->failed = 1;
             snprintf(t->err, sizeof(t->err), "%s", err);
 
         } else {
-            t->bytes = d != NULL ? d->got : 0;
-            hr_log(&r->ctx->log, HR_LOG_INFO, "%s@%s -> %s", t->src_repo,
-                   t->blob, t->dst_repo);
+            t->bytes = d != NULL ? d->got : 0;     /* logged when published */
         }
 
         t->end = time(NULL);
@@ -1794,12 +1909,15 @@ hr_plan_commit_task(hr_run_t *r, hr_task_t *t)
             continue;           /* up to date, kept, or untagged */
         }
 
-        /* the tag last: index, then current */
-        if (hr_store_link(&r->ctx->store, t->dst_repo, HR_LINK_TAG_INDEX,
-                          te->tag, te->digest, err, sizeof(err))
+        /* the tag last: index, then current (renamed after the rest) */
+        if (hr_store_link_b(&r->ctx->store, &r->batch, (int) (t - r->tasks),
+                            t->dst_repo, HR_LINK_TAG_INDEX, te->tag,
+                            te->digest, err, sizeof(err))
             == -1
-            || hr_store_link(&r->ctx->store, t->dst_repo, HR_LINK_TAG_CURRENT,
-                             te->tag, te->digest, err, sizeof(err))
+            || hr_store_link_b(&r->ctx->store, &r->batch,
+                               (int) (t - r->tasks), t->dst_repo,
+                               HR_LINK_TAG_CURRENT, te->tag, te->digest, err,
+                               sizeof(err))
                == -1)
         {
             te->failed = 1;
@@ -1810,9 +1928,7 @@ hr_plan_commit_task(hr_run_t *r, hr_task_t *t)
             continue;
         }
 
-        t->copied++;
-        hr_log(&r->ctx->log, HR_LOG_INFO, "%s:%s -> %s:%s %s", t->src_repo,
-               te->tag, t->dst_repo, te->tag, te->digest);
+        te->staged = 1;         /* counted and logged when published */
     }
 
     /* bytes fetched for this task's own blobs */
@@ -1830,13 +1946,75 @@ hr_plan_commit_task(hr_run_t *r, hr_task_t *t)
         }
     }
 
-    if (r->p->deletion && !t->failed) {
-        hr_plan_delete_tags(r, t);
-    }
-
     t->end = time(NULL);
 
     return t->failed ? -1 : 0;
+}
+
+
+/*
+ * Makes every task's staged files visible, tags last, and only then says
+ * what was copied and deletes what the primary dropped.
+ */
+static void
+hr_plan_publish(hr_run_t *r)
+{
+    char          err[HR_ERR];
+    size_t        i, k;
+    hr_task_t    *t;
+    hr_tagent_t  *te;
+
+    if (hr_store_batch_publish(&r->batch, err, sizeof(err)) == -1) {
+        hr_log(&r->ctx->log, HR_LOG_ERROR, "%s", err);
+
+    } else {
+        hr_log(&r->ctx->log, HR_LOG_DEBUG, "%zu files published behind %u "
+               "syncfs barriers", r->batch.nfiles, r->batch.barriers);
+    }
+
+    for (i = 0; i < r->ntasks; i++) {
+        t = &r->tasks[i];
+
+        if (hr_store_batch_failed(&r->batch, (int) i, err, sizeof(err))) {
+            if (!t->failed) {
+                t->failed = 1;
+                snprintf(t->err, sizeof(t->err), "%s", err);
+            }
+
+            hr_log(&r->ctx->log, HR_LOG_ERROR, "%s: %s", t->dst_repo, err);
+
+            for (k = 0; k < t->ntags; k++) {
+                if (t->tags[k].staged) {
+                    t->tags[k].failed = 1;
+                }
+            }
+
+            t->end = time(NULL);
+            continue;
+        }
+
+        if (t->blob != NULL && !t->failed) {
+            hr_log(&r->ctx->log, HR_LOG_INFO, "%s@%s -> %s", t->src_repo,
+                   t->blob, t->dst_repo);
+        }
+
+        for (k = 0; k < t->ntags; k++) {
+            te = &t->tags[k];
+
+            if (te->staged) {
+                t->copied++;
+                hr_log(&r->ctx->log, HR_LOG_INFO, "%s:%s -> %s:%s %s",
+                       t->src_repo, te->tag, t->dst_repo, te->tag,
+                       te->digest);
+            }
+        }
+
+        if (r->p->deletion && !t->failed && t->blob == NULL) {
+            hr_plan_delete_tags(r, t);
+        }
+
+        t->end = time(NULL);
+    }
 }
 
 
@@ -2004,4 +2182,5 @@ hr_plan_free(hr_run_t *r)
 
     free(r->dls);
     hr_src_free(&r->src);
+    hr_store_batch_free(&r->batch);
 }

@@ -3,9 +3,12 @@
  * distribution's filesystem layout under ROOT/docker/registry/v2, plus the
  * referrers index files and the replicator's own state under ROOT/_harbor_edge.
  *
- * Every file becomes visible by rename(2) after fsync, and the directory is
- * fsynced after; the caller keeps the order docs/store.md gives (blob, layer
- * link, manifest blob, revision link, referrers, tag index, tag current).
+ * Every file becomes visible by rename(2) after its data is durable.  The
+ * plain calls fsync each file and its directory; the _b calls stage their
+ * files in a batch (hr_store_batch_t) that hr_store_batch_publish() makes
+ * visible behind three syncfs(2) barriers (store.c, "Durability").  The
+ * caller keeps the order docs/store.md gives (blob, layer link, manifest
+ * blob, revision link, referrers, tag index, tag current).
  * Names, tags and digests are checked against the OCI grammars here, before
  * any path is built, whatever the caller already checked.
  */
@@ -41,6 +44,37 @@ typedef enum {
     HR_LINK_TAG_CURRENT
 } hr_link_e;
 
+/* A file written as a temporary, renamed by hr_store_batch_publish(). */
+typedef struct {
+    char        *tmp;
+    char        *final;
+    int          group;         /* the caller's unit (a task), -1: none */
+    unsigned     tag:1;         /* a tag's current link: renamed last */
+    unsigned     dead:1;        /* replaced by a later entry */
+    unsigned     failed:1;
+} hr_staged_t;
+
+#define HR_BATCH_FS  8
+
+/*
+ * Files staged for one publish, and the filesystems to sync.  Nothing in
+ * it is visible to readers until hr_store_batch_publish().
+ */
+typedef struct {
+    hr_store_t   *st;
+    hr_staged_t  *files;
+    size_t        nfiles;
+    size_t        cfiles;
+    int           fds[HR_BATCH_FS];     /* one directory per filesystem */
+    dev_t         devs[HR_BATCH_FS];
+    int           nfs;
+    int          *failed;               /* groups with a file not published */
+    size_t        nfailed;
+    unsigned      barriers;             /* syncfs rounds taken */
+    int           broken;               /* a barrier failed: nothing holds */
+    char          err[512];
+} hr_store_batch_t;
+
 /* A blob being downloaded: partial data under state/partial, resumable. */
 typedef struct {
     hr_store_t  *st;
@@ -63,8 +97,20 @@ int hr_store_init(hr_store_t *st, const char *root, const char *state_dir,
     const char *group, char *err, size_t errlen);
 void hr_store_free(hr_store_t *st);
 
-/* 1 when blobs/.../data is a regular file (its size in *size), else 0. */
+/*
+ * 1 when blobs/.../data is a regular file (its size in *size), else 0.
+ * An empty file is absent unless the digest is the empty blob's: that is
+ * what a crash can leave of a file whose data never reached the disk.
+ */
 int hr_store_blob_exists(hr_store_t *st, const char *digest, long long *size);
+
+/*
+ * 1 with the stored manifest (malloc'ed, NUL-ended, at most
+ * HR_MANIFEST_MAX bytes) when blobs/.../data hashes to digest; 0 when it
+ * is absent, too large or does not hash to digest.
+ */
+int hr_store_manifest_read(hr_store_t *st, const char *digest, char **p,
+    size_t *len);
 
 /* Writes bytes held in memory (a manifest) as a blob, digest checked. */
 int hr_store_put_blob(hr_store_t *st, const char *digest, const void *p,
@@ -110,6 +156,35 @@ void hr_store_free_list(char **list, size_t n);
 int hr_store_referrer_add(hr_store_t *st, const char *repo,
     const char *subject, json_t *desc, char *err, size_t errlen);
 
+/*
+ * The batch.  The _b calls with b NULL are the plain calls.  group is the
+ * caller's unit of failure: publish() leaves the tags of a group alone
+ * when another of its files could not be renamed.
+ */
+void hr_store_batch_init(hr_store_batch_t *b, hr_store_t *st);
+/* Unlinks whatever was staged and not published. */
+void hr_store_batch_free(hr_store_batch_t *b);
+int hr_store_link_b(hr_store_t *st, hr_store_batch_t *b, int group,
+    const char *repo, hr_link_e kind, const char *tag, const char *digest,
+    char *err, size_t errlen);
+int hr_store_put_blob_b(hr_store_t *st, hr_store_batch_t *b, int group,
+    const char *digest, const void *p, size_t n, char *err, size_t errlen);
+int hr_store_referrer_add_b(hr_store_t *st, hr_store_batch_t *b, int group,
+    const char *repo, const char *subject, json_t *desc, char *err,
+    size_t errlen);
+/* As hr_store_blob_commit(); the directories are synced by the batch. */
+int hr_store_blob_commit_b(hr_blob_writer_t *w, hr_store_batch_t *b,
+    char *err, size_t errlen);
+/*
+ * syncfs; rename every staged file but the tags; syncfs; rename the tags
+ * (not those of a group with a failed file); syncfs.  -1 (with err) when
+ * a barrier failed: then nothing staged is to be trusted as published.
+ */
+int hr_store_batch_publish(hr_store_batch_t *b, char *err, size_t errlen);
+/* 1 with the first error when a file of group was not published. */
+int hr_store_batch_failed(hr_store_batch_t *b, int group, char *err,
+    size_t errlen);
+
 /* Atomic write of a whole file under the store (temp, fsync, rename). */
 int hr_store_write_file(hr_store_t *st, const char *path, const void *p,
     size_t n, char *err, size_t errlen);
@@ -121,5 +196,8 @@ char *hr_store_read_file(const char *path, size_t max, size_t *len,
 
 /* sha256 of a buffer as "sha256:<hex>". */
 void hr_sha256_digest(const void *p, size_t n, char *out);
+
+/* Formats a raw sha256 (32 bytes) as "sha256:<hex>" into out (72 bytes). */
+void hr_sha256_format(const unsigned char *md, char *out);
 
 #endif /* HR_STORE_H */

@@ -488,7 +488,7 @@ if [ "$STRACE" = 1 ] && command -v strace > /dev/null; then
         { t = secs($2) }
         NR == 1 { t0 = t }
         { tend = t }
-        /sync\(/ { x = $NF; gsub(/[<>]/, "", x); n++; s += x; na++; sa += x }
+        /(fsync|fdatasync|syncfs)\(/ { x = $NF; gsub(/[<>]/, "", x); n++; s += x; na++; sa += x }
         /rename\(.*_harbor_edge\/partial\/sha256-[0-9a-f]+",/ {
             last = t; na = 0; sa = 0
         }

@@ -9,7 +9,11 @@
  * 0755 whatever the umask, 0640 / 0750 and the group when one is set; the
  * partial blob kept with its offset and resumed by re-hashing the prefix;
  * the referrers index sorted, unique and compact; names that could escape
- * the store refused before any path is built.
+ * the store refused before any path is built.  And what a crash or a hand
+ * can leave is not trusted: a torn or garbage link is rewritten by the next
+ * write, a blob of the wrong size is fetched again, a manifest that does
+ * not hash to its digest is rewritten; a batch shows nothing before its
+ * publish, and nothing after hr_store_batch_free() without one.
  */
 
 #include <stdarg.h>
@@ -49,6 +53,7 @@ static int count_tmp_cb(const char *p, const struct stat *sb, int flag,
 static mode_t file_mode(const char *path);
 static char *slurp(const char *path, size_t *len);
 static void digest_of(const char *s, char *out);
+static void put_file(const char *path, const char *s, size_t n);
 
 
 /* nftw has no user pointer: a counter reset by count_tmp() each time */
@@ -110,6 +115,18 @@ static void
 digest_of(const char *s, char *out)
 {
     hr_sha256_digest(s, strlen(s), out);
+}
+
+
+static void
+put_file(const char *path, const char *s, size_t n)
+{
+    int  fd;
+
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    assert_true(fd != -1);
+    assert_int_equal(write(fd, s, n), (ssize_t) n);
+    close(fd);
 }
 
 
@@ -634,6 +651,239 @@ test_referrers_index(void **state)
 }
 
 
+/* what a crash leaves of a link (empty, cut, another digest) is redone */
+static void
+test_bad_link_rewritten(void **state)
+{
+    char          err[512], dg[HR_DIGEST_LEN + 1], other[HR_DIGEST_LEN + 1];
+    char          path[1024], got[HR_DIGEST_LEN + 1], *c;
+    size_t        len, i;
+    hr_tstate_t  *ts = *state;
+    const char   *bad[4];
+
+    digest_of("layer", dg);
+    digest_of("another", other);
+
+    bad[0] = "";
+    bad[1] = "sha256:0123";
+    bad[2] = "garbage garbage garbage";
+    bad[3] = other;
+
+    snprintf(path, sizeof(path),
+             "%s/repositories/lib/app/_layers/sha256/%s/link", ts->v2,
+             dg + 7);
+
+    for (i = 0; i < 4; i++) {
+        assert_int_equal(hr_store_link(&ts->st, "lib/app", HR_LINK_LAYER,
+                                       NULL, dg, err, sizeof(err)), 0);
+
+        put_file(path, bad[i], strlen(bad[i]));
+
+        if (i < 3) {
+            /* a reader refuses it: absent or bad, never a digest */
+            assert_int_not_equal(hr_store_read_link(&ts->st, "lib/app",
+                                                    HR_LINK_LAYER, NULL, dg,
+                                                    got), 1);
+        }
+
+        assert_int_equal(hr_store_link(&ts->st, "lib/app", HR_LINK_LAYER,
+                                       NULL, dg, err, sizeof(err)), 0);
+
+        c = slurp(path, &len);
+        assert_non_null(c);
+        assert_int_equal(len, HR_DIGEST_LEN);
+        assert_memory_equal(c, dg, HR_DIGEST_LEN);
+        free(c);
+    }
+
+    /* the same through a batch: rewritten, visible at publish only */
+    snprintf(path, sizeof(path),
+             "%s/repositories/lib/app/_manifests/tags/v1/current/link",
+             ts->v2);
+    assert_int_equal(hr_store_link(&ts->st, "lib/app", HR_LINK_TAG_CURRENT,
+                                   "v1", dg, err, sizeof(err)), 0);
+    put_file(path, dg, 40);
+
+    {
+        hr_store_batch_t  b;
+
+        hr_store_batch_init(&b, &ts->st);
+        assert_int_equal(hr_store_link_b(&ts->st, &b, 0, "lib/app",
+                                         HR_LINK_TAG_CURRENT, "v1", dg, err,
+                                         sizeof(err)), 0);
+        assert_int_equal(b.nfiles, 1);
+        assert_int_equal(count_tmp(ts->dir), 1);
+
+        c = slurp(path, &len);
+        assert_non_null(c);
+        assert_int_equal(len, 40);
+        free(c);
+
+        assert_int_equal(hr_store_batch_publish(&b, err, sizeof(err)), 0);
+        assert_int_equal(hr_store_batch_failed(&b, 0, err, sizeof(err)), 0);
+        hr_store_batch_free(&b);
+    }
+
+    c = slurp(path, &len);
+    assert_non_null(c);
+    assert_int_equal(len, HR_DIGEST_LEN);
+    assert_memory_equal(c, dg, HR_DIGEST_LEN);
+    free(c);
+    assert_int_equal(count_tmp(ts->dir), 0);
+}
+
+
+/* a blob in blobs/ is only reused when its size (a manifest: its hash) fits */
+static void
+test_wrong_blob_not_trusted(void **state)
+{
+    char               err[512], dg[HR_DIGEST_LEN + 1], path[1100];
+    char               dir[1024], *c;
+    size_t             len;
+    long long          size;
+    hr_tstate_t       *ts = *state;
+    hr_blob_writer_t   w;
+    const char        *body = "the real layer bytes";
+
+    digest_of(body, dg);
+    snprintf(dir, sizeof(dir), "%s/blobs/sha256/%.2s", ts->v2, dg + 7);
+    assert_int_equal(hr_store_mkdirs(&ts->st, dir, err, sizeof(err)), 0);
+    snprintf(dir, sizeof(dir), "%s/blobs/sha256/%.2s/%s", ts->v2, dg + 7,
+             dg + 7);
+    assert_int_equal(mkdir(dir, 0755), 0);
+    snprintf(path, sizeof(path), "%s/data", dir);
+
+    /* empty: what a crash leaves of unsynced data; absent */
+    put_file(path, "", 0);
+    assert_false(hr_store_blob_exists(&ts->st, dg, NULL));
+
+    /* cut short: there, but its size says it is not the blob */
+    put_file(path, body, 7);
+    assert_true(hr_store_blob_exists(&ts->st, dg, &size));
+    assert_int_equal(size, 7);
+
+    /* the writer does not take it for "stored meanwhile": fetched again */
+    assert_int_equal(hr_store_blob_begin(&ts->st, &w, dg,
+                                         (long long) strlen(body), err,
+                                         sizeof(err)), 0);
+    assert_int_equal(hr_store_blob_write(&w, body, strlen(body), err,
+                                         sizeof(err)), 0);
+    assert_int_equal(hr_store_blob_commit(&w, err, sizeof(err)), 0);
+
+    c = slurp(path, &len);
+    assert_non_null(c);
+    assert_int_equal(len, strlen(body));
+    assert_memory_equal(c, body, len);
+    free(c);
+
+    /* with the right size it is the blob: begin says so */
+    assert_int_equal(hr_store_blob_begin(&ts->st, &w, dg,
+                                         (long long) strlen(body), err,
+                                         sizeof(err)), 1);
+
+    /* a manifest of the right size but other bytes is rewritten */
+    put_file(path, "THE REAL LAYER BYTES", strlen(body));
+    assert_int_equal(hr_store_manifest_read(&ts->st, dg, &c, &len), 0);
+    assert_null(c);
+    assert_int_equal(hr_store_put_blob(&ts->st, dg, body, strlen(body), err,
+                                       sizeof(err)), 0);
+    assert_int_equal(hr_store_manifest_read(&ts->st, dg, &c, &len), 1);
+    assert_int_equal(len, strlen(body));
+    assert_memory_equal(c, body, len);
+    free(c);
+    assert_int_equal(count_tmp(ts->dir), 0);
+}
+
+
+/* nothing staged is visible before publish; free without publish drops it */
+static void
+test_batch(void **state)
+{
+    char               err[512], dg[HR_DIGEST_LEN + 1], subj[HR_DIGEST_LEN + 1];
+    char               r1[HR_DIGEST_LEN + 1], r2[HR_DIGEST_LEN + 1];
+    char               path[1024], got[HR_DIGEST_LEN + 1], *c;
+    size_t             len;
+    json_t            *d;
+    hr_tstate_t       *ts = *state;
+    hr_store_batch_t   b;
+
+    digest_of("{\"schemaVersion\":2}", dg);
+    digest_of("subject", subj);
+    digest_of("r1", r1);
+    digest_of("r2", r2);
+
+    /* dropped: nothing left behind */
+    hr_store_batch_init(&b, &ts->st);
+    assert_int_equal(hr_store_link_b(&ts->st, &b, 0, "lib/app", HR_LINK_LAYER,
+                                     NULL, dg, err, sizeof(err)), 0);
+    assert_int_equal(count_tmp(ts->dir), 1);
+    hr_store_batch_free(&b);
+    assert_int_equal(count_tmp(ts->dir), 0);
+    assert_int_equal(hr_store_read_link(&ts->st, "lib/app", HR_LINK_LAYER,
+                                        NULL, dg, got), 0);
+
+    hr_store_batch_init(&b, &ts->st);
+    assert_int_equal(hr_store_put_blob_b(&ts->st, &b, 0, dg,
+                                         "{\"schemaVersion\":2}", 19, err,
+                                         sizeof(err)), 0);
+    assert_int_equal(hr_store_link_b(&ts->st, &b, 0, "lib/app",
+                                     HR_LINK_REVISION, NULL, dg, err,
+                                     sizeof(err)), 0);
+    assert_int_equal(hr_store_link_b(&ts->st, &b, 0, "lib/app",
+                                     HR_LINK_TAG_CURRENT, "v1", dg, err,
+                                     sizeof(err)), 0);
+
+    /* two referrers of one subject in one batch: the second sees the first */
+    d = json_pack("{s:s, s:s, s:i}", "mediaType", "application/x", "digest",
+                  r1, "size", 1);
+    assert_int_equal(hr_store_referrer_add_b(&ts->st, &b, 0, "lib/app", subj,
+                                             d, err, sizeof(err)), 0);
+    json_decref(d);
+    d = json_pack("{s:s, s:s, s:i}", "mediaType", "application/x", "digest",
+                  r2, "size", 1);
+    assert_int_equal(hr_store_referrer_add_b(&ts->st, &b, 0, "lib/app", subj,
+                                             d, err, sizeof(err)), 0);
+
+    /* invisible until published */
+    assert_false(hr_store_blob_exists(&ts->st, dg, NULL));
+    assert_int_equal(hr_store_read_link(&ts->st, "lib/app",
+                                        HR_LINK_TAG_CURRENT, "v1", NULL, got),
+                     0);
+    assert_int_equal(count_tmp(ts->dir), 4);
+
+    assert_int_equal(hr_store_batch_publish(&b, err, sizeof(err)), 0);
+    assert_int_equal(b.barriers, 3);
+    hr_store_batch_free(&b);
+    assert_int_equal(count_tmp(ts->dir), 0);
+
+    assert_true(hr_store_blob_exists(&ts->st, dg, NULL));
+    assert_int_equal(hr_store_read_link(&ts->st, "lib/app",
+                                        HR_LINK_TAG_CURRENT, "v1", NULL, got),
+                     1);
+    assert_string_equal(got, dg);
+
+    snprintf(path, sizeof(path),
+             "%s/repositories/lib/app/_harbor/referrers/sha256/%s/index.json",
+             ts->v2, subj + 7);
+    c = slurp(path, &len);
+    assert_non_null(c);
+    assert_non_null(strstr(c, r1));
+    assert_non_null(strstr(c, r2));
+    free(c);
+
+    /* the same referrer again: already there, nothing staged */
+    hr_store_batch_init(&b, &ts->st);
+    assert_int_equal(hr_store_referrer_add_b(&ts->st, &b, 0, "lib/app", subj,
+                                             d, err, sizeof(err)), 0);
+    assert_int_equal(hr_store_link_b(&ts->st, &b, 0, "lib/app",
+                                     HR_LINK_TAG_CURRENT, "v1", dg, err,
+                                     sizeof(err)), 0);
+    assert_int_equal(b.nfiles, 0);
+    hr_store_batch_free(&b);
+    json_decref(d);
+}
+
+
 static void
 test_group_modes(void **state)
 {
@@ -704,6 +954,11 @@ main(void)
         cmocka_unit_test_setup_teardown(test_tag_delete, setup, teardown),
         cmocka_unit_test_setup_teardown(test_referrers_index, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_bad_link_rewritten, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_wrong_blob_not_trusted, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_batch, setup, teardown),
         cmocka_unit_test(test_group_modes),
     };
 
