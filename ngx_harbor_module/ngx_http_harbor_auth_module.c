@@ -231,7 +231,6 @@ ngx_http_harbor_auth_handler(ngx_http_request_t *r)
     u_char                           *work;
     ngx_int_t                         rc;
     ngx_str_t                         token;
-    ngx_uint_t                        level;
     ngx_http_harbor_jwt_rc_e          jrc;
     ngx_http_harbor_auth_req_t        req;
     ngx_http_harbor_jwt_opts_t        opts;
@@ -288,12 +287,11 @@ ngx_http_harbor_auth_handler(ngx_http_request_t *r)
                                      token.len, work, token.len, &claims);
 
     if (jrc != NGX_HTTP_HARBOR_JWT_OK) {
-        /* an old token is routine, a forged one is worth a warning */
-        level = (jrc == NGX_HTTP_HARBOR_JWT_EXPIRED
-                 || jrc == NGX_HTTP_HARBOR_JWT_NOT_YET_VALID)
-                ? NGX_LOG_INFO : NGX_LOG_WARN;
-
-        ngx_log_error(level, r->connection->log, 0,
+        /*
+         * At info: any client can send a bad token on every request, and
+         * a warning per request would let it flood the log.
+         */
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "harbor auth: token refused: %s",
                       ngx_http_harbor_jwt_strerror(jrc));
 
