@@ -87,7 +87,7 @@ test-t: $(MODULE_SO)
 test-integration: all
 	tests/integration/run.sh
 
-test: all test-unit test-unit-san test-t test-integration
+test: all style test-unit test-unit-san test-t test-integration
 
 demo: deps
 	$(MAKE) all
