@@ -258,7 +258,8 @@ ngx_http_harbor_route(ngx_http_request_t *r, ngx_http_harbor_ctx_t *ctx)
 
     if (ngx_http_harbor_parse_name(name.data, name.len) != NGX_OK) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "harbor: invalid repository name in \"%V\"", &r->uri);
+                      "harbor: invalid repository name in \"%V\"",
+                      &r->unparsed_uri);
         ctx->err = NGX_HTTP_HARBOR_NAME_INVALID;
         return NGX_DECLINED;
     }
@@ -285,7 +286,7 @@ ngx_http_harbor_route(ngx_http_request_t *r, ngx_http_harbor_ctx_t *ctx)
             != NGX_OK)
         {
             ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                          "harbor: invalid tag in \"%V\"", &r->uri);
+                          "harbor: invalid tag in \"%V\"", &r->unparsed_uri);
             ctx->err = NGX_HTTP_HARBOR_TAG_INVALID;
             ctx->err_message = "invalid tag";
             return NGX_DECLINED;
@@ -325,7 +326,7 @@ ngx_http_harbor_check_digest(ngx_http_request_t *r,
     }
 
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                  "harbor: invalid digest in \"%V\"", &r->uri);
+                  "harbor: invalid digest in \"%V\"", &r->unparsed_uri);
 
     ctx->err = NGX_HTTP_HARBOR_DIGEST_INVALID;
     ctx->err_message = (rc == NGX_DECLINED) ? "unsupported digest algorithm"

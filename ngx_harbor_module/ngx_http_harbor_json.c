@@ -49,6 +49,15 @@ static ngx_int_t ngx_http_harbor_json_descriptor(ngx_http_harbor_json_t *j,
     ngx_str_t *artifact_type, ngx_uint_t *match);
 
 
+/*
+ * keys of a manifest are matched as Go's encoding/json (distribution)
+ * matches struct fields: ASCII case-insensitively ("MediaType" is
+ * mediaType); a key written with escapes is not matched
+ */
+#define ngx_http_harbor_json_key_is(raw, lit)                                 \
+    ((raw)->len == sizeof(lit) - 1                                            \
+     && ngx_strncasecmp((raw)->data, (u_char *) lit, sizeof(lit) - 1) == 0)
+
 #define ngx_http_harbor_json_is(raw, lit)                                     \
     ((raw)->len == sizeof(lit) - 1                                            \
      && ngx_strncmp((raw)->data, lit, sizeof(lit) - 1) == 0)
@@ -509,7 +518,7 @@ ngx_http_harbor_manifest_type(ngx_pool_t *pool, u_char *p, size_t len,
 
         start = j.pos;
 
-        if (ngx_http_harbor_json_is(&key, "mediaType")
+        if (ngx_http_harbor_json_key_is(&key, "mediaType")
             && j.pos < j.last && *j.pos == '"')
         {
             if (ngx_http_harbor_json_string(&j, &media_type) != NGX_OK) {
@@ -520,7 +529,7 @@ ngx_http_harbor_manifest_type(ngx_pool_t *pool, u_char *p, size_t len,
             return NGX_ERROR;
         }
 
-        if (ngx_http_harbor_json_is(&key, "schemaVersion")) {
+        if (ngx_http_harbor_json_key_is(&key, "schemaVersion")) {
             if (j.pos - start == 1 && (*start == '1' || *start == '2')) {
                 version = *start - '0';
 
@@ -528,10 +537,10 @@ ngx_http_harbor_manifest_type(ngx_pool_t *pool, u_char *p, size_t len,
                 version = 0;
             }
 
-        } else if (ngx_http_harbor_json_is(&key, "signatures")) {
+        } else if (ngx_http_harbor_json_key_is(&key, "signatures")) {
             signatures = 1;
 
-        } else if (ngx_http_harbor_json_is(&key, "manifests")) {
+        } else if (ngx_http_harbor_json_key_is(&key, "manifests")) {
             manifests = 1;
         }
 
