@@ -125,43 +125,71 @@ ngx_array_push(ngx_array_t *a)
 }
 
 
-/* nginx's own, from src/core/ngx_string.c */
+/*
+ * Stand-ins for the two libc-like helpers of nginx's core that the scanner
+ * calls, written here so the target links without nginx's objects.
+ */
+
+static int
+hex_value(u_char ch)
+{
+    if (ch >= '0' && ch <= '9') {
+        return ch - '0';
+    }
+
+    ch |= 0x20;
+
+    return (ch >= 'a' && ch <= 'f') ? ch - 'a' + 10 : -1;
+}
+
 
 ngx_int_t
 ngx_hextoi(u_char *line, size_t n)
 {
-    u_char     c, ch;
-    ngx_int_t  value, cutoff;
+    int        d;
+    size_t     i;
+    ngx_int_t  value;
 
     if (n == 0) {
         return NGX_ERROR;
     }
 
-    cutoff = NGX_MAX_INT_T_VALUE / 16;
+    value = 0;
 
-    for (value = 0; n--; line++) {
-        if (value > cutoff) {
+    for (i = 0; i < n; i++) {
+        d = hex_value(line[i]);
+
+        if (d < 0 || value > (NGX_MAX_INT_T_VALUE - d) / 16) {
             return NGX_ERROR;
         }
 
-        ch = *line;
-
-        if (ch >= '0' && ch <= '9') {
-            value = value * 16 + (ch - '0');
-            continue;
-        }
-
-        c = (u_char) (ch | 0x20);
-
-        if (c >= 'a' && c <= 'f') {
-            value = value * 16 + (c - 'a' + 10);
-            continue;
-        }
-
-        return NGX_ERROR;
+        value = value * 16 + d;
     }
 
     return value;
+}
+
+
+ngx_int_t
+ngx_strncasecmp(u_char *s1, u_char *s2, size_t n)
+{
+    size_t  i;
+    u_char  a, b;
+
+    for (i = 0; i < n; i++) {
+        a = (s1[i] >= 'A' && s1[i] <= 'Z') ? s1[i] | 0x20 : s1[i];
+        b = (s2[i] >= 'A' && s2[i] <= 'Z') ? s2[i] | 0x20 : s2[i];
+
+        if (a != b) {
+            return a - b;
+        }
+
+        if (a == '\0') {
+            return 0;
+        }
+    }
+
+    return 0;
 }
 
 
