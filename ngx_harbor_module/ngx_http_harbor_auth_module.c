@@ -335,8 +335,9 @@ static ngx_int_t
 ngx_http_harbor_auth_route(ngx_http_request_t *r,
     ngx_http_harbor_auth_req_t *req)
 {
-    u_char  *p, *last, *c1, *c2, *c3;
-    size_t   len;
+    u_char     *p, *last, *c1, *c2, *c3;
+    size_t      len;
+    ngx_str_t   ref;
 
     req->kind = NGX_HTTP_HARBOR_AUTH_OTHER;
     req->name.len = 0;
@@ -359,7 +360,29 @@ ngx_http_harbor_auth_route(ngx_http_request_t *r,
         break;
     }
 
-    if (r->uri.len < sizeof("/v2/") - 1
+    switch (ngx_http_harbor_split_uri(&r->uri, &req->name, &ref)) {
+
+    case NGX_HTTP_HARBOR_PING:
+        req->kind = NGX_HTTP_HARBOR_AUTH_PING;
+        return NGX_OK;
+
+    case NGX_HTTP_HARBOR_CATALOG:
+        req->kind = NGX_HTTP_HARBOR_AUTH_CATALOG;
+        ngx_str_set(&req->name, "catalog");
+        req->actions = "*";
+        return NGX_OK;
+
+    case NGX_HTTP_HARBOR_OTHER:
+        break;
+
+    default:
+        /* a GET of .../blobs/uploads/<id> is no blob either: same name */
+        goto name;
+    }
+
+    /* <name>/blobs/uploads/ and <name>/blobs/uploads/<id> (writes) */
+
+    if (r->uri.len <= sizeof("/v2/") - 1
         || ngx_strncmp(r->uri.data, "/v2/", sizeof("/v2/") - 1) != 0)
     {
         return NGX_OK;
@@ -367,32 +390,6 @@ ngx_http_harbor_auth_route(ngx_http_request_t *r,
 
     p = r->uri.data + sizeof("/v2/") - 1;
     last = r->uri.data + r->uri.len;
-    len = last - p;
-
-    if (len == 0) {
-        req->kind = NGX_HTTP_HARBOR_AUTH_PING;
-        return NGX_OK;
-    }
-
-    if (len == sizeof("_catalog") - 1
-        && ngx_strncmp(p, "_catalog", sizeof("_catalog") - 1) == 0)
-    {
-        req->kind = NGX_HTTP_HARBOR_AUTH_CATALOG;
-        ngx_str_set(&req->name, "catalog");
-        req->actions = "*";
-        return NGX_OK;
-    }
-
-    if (len > sizeof("/tags/list") - 1
-        && ngx_strncmp(last - (sizeof("/tags/list") - 1), "/tags/list",
-                       sizeof("/tags/list") - 1) == 0)
-    {
-        req->name.data = p;
-        req->name.len = len - (sizeof("/tags/list") - 1);
-        goto name;
-    }
-
-    /* c1, c2, c3: the starts of the last three components */
 
     for (c1 = last; c1 > p && c1[-1] != '/'; c1--) { /* void */ }
 
@@ -402,27 +399,11 @@ ngx_http_harbor_auth_route(ngx_http_request_t *r,
 
     for (c2 = c1 - 1; c2 > p && c2[-1] != '/'; c2--) { /* void */ }
 
-    if (c2 == p) {
-        return NGX_OK;
-    }
-
     len = (c1 - 1) - c2;
 
-    if ((len == sizeof("manifests") - 1
-         && ngx_strncmp(c2, "manifests", len) == 0)
-        || (len == sizeof("blobs") - 1 && ngx_strncmp(c2, "blobs", len) == 0)
-        || (len == sizeof("referrers") - 1
-            && ngx_strncmp(c2, "referrers", len) == 0))
+    if (c2 > p && len == sizeof("uploads") - 1
+        && ngx_strncmp(c2, "uploads", len) == 0)
     {
-        /* a GET of .../blobs/uploads/<id> is no blob either: same name */
-        req->name.data = p;
-        req->name.len = (c2 - 1) - p;
-        goto name;
-    }
-
-    /* <name>/blobs/uploads/ and <name>/blobs/uploads/<id> (writes) */
-
-    if (len == sizeof("uploads") - 1 && ngx_strncmp(c2, "uploads", len) == 0) {
         for (c3 = c2 - 1; c3 > p && c3[-1] != '/'; c3--) { /* void */ }
 
         if (c3 > p && (c2 - 1) - c3 == sizeof("blobs") - 1
@@ -433,6 +414,8 @@ ngx_http_harbor_auth_route(ngx_http_request_t *r,
             goto name;
         }
     }
+
+    ngx_str_null(&req->name);
 
     return NGX_OK;
 

@@ -159,96 +159,28 @@ ngx_http_harbor_internal_error(ngx_http_request_t *r, ngx_int_t rc)
 static ngx_int_t
 ngx_http_harbor_route(ngx_http_request_t *r, ngx_http_harbor_ctx_t *ctx)
 {
-    u_char     *p, *last, *slash, *seg;
-    size_t      len;
     ngx_str_t   name;
     ngx_int_t   rc;
 
-    ctx->kind = NGX_HTTP_HARBOR_OTHER;
+    ctx->kind = ngx_http_harbor_split_uri(&r->uri, &name, &ctx->reference);
 
-    if (r->uri.len < sizeof("/v2/") - 1
-        || ngx_strncmp(r->uri.data, "/v2/", sizeof("/v2/") - 1) != 0)
-    {
+    switch (ctx->kind) {
+
+    case NGX_HTTP_HARBOR_PING:
+    case NGX_HTTP_HARBOR_CATALOG:
+        return NGX_OK;
+
+    case NGX_HTTP_HARBOR_OTHER:
         goto unsupported;
-    }
 
-    p = r->uri.data + sizeof("/v2/") - 1;
-    last = r->uri.data + r->uri.len;
-    len = last - p;
+    case NGX_HTTP_HARBOR_TAGS:
+        break;
 
-    if (len == 0) {
-        ctx->kind = NGX_HTTP_HARBOR_PING;
-        return NGX_OK;
-    }
-
-    if (len == sizeof("_catalog") - 1
-        && ngx_strncmp(p, "_catalog", sizeof("_catalog") - 1) == 0)
-    {
-        ctx->kind = NGX_HTTP_HARBOR_CATALOG;
-        return NGX_OK;
-    }
-
-    if (len > sizeof("/tags/list") - 1
-        && ngx_strncmp(last - (sizeof("/tags/list") - 1), "/tags/list",
-                       sizeof("/tags/list") - 1) == 0)
-    {
-        ctx->kind = NGX_HTTP_HARBOR_TAGS;
-        name.data = p;
-        name.len = len - (sizeof("/tags/list") - 1);
-
-    } else {
-
-        /* <name>/<seg>/<reference>, from the right */
-
-        slash = NULL;
-
-        for (seg = last; seg > p; seg--) {
-            if (seg[-1] == '/') {
-                slash = seg - 1;
-                break;
-            }
-        }
-
-        if (slash == NULL || slash + 1 == last) {
+    default:
+        if (ctx->reference.len == 0) {
+            ctx->kind = NGX_HTTP_HARBOR_OTHER;
             goto unsupported;
         }
-
-        ctx->reference.data = slash + 1;
-        ctx->reference.len = last - (slash + 1);
-
-        for (seg = slash; seg > p; seg--) {
-            if (seg[-1] == '/') {
-                break;
-            }
-        }
-
-        if (seg == p) {
-            goto unsupported;
-        }
-
-        len = slash - seg;
-
-        if (len == sizeof("manifests") - 1
-            && ngx_strncmp(seg, "manifests", len) == 0)
-        {
-            ctx->kind = NGX_HTTP_HARBOR_MANIFEST;
-
-        } else if (len == sizeof("blobs") - 1
-                   && ngx_strncmp(seg, "blobs", len) == 0)
-        {
-            ctx->kind = NGX_HTTP_HARBOR_BLOB;
-
-        } else if (len == sizeof("referrers") - 1
-                   && ngx_strncmp(seg, "referrers", len) == 0)
-        {
-            ctx->kind = NGX_HTTP_HARBOR_REFERRERS;
-
-        } else {
-            goto unsupported;
-        }
-
-        name.data = p;
-        name.len = (seg - 1) - p;
     }
 
     if (name.len == 0) {

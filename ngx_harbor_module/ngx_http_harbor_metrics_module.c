@@ -692,87 +692,27 @@ static ngx_int_t
 ngx_http_harbor_metrics_route(ngx_http_request_t *r,
     ngx_http_harbor_metrics_ctx_t *ctx, ngx_http_harbor_metrics_req_t *mr)
 {
-    u_char                    *p, *last, *c1, *c2;
-    size_t                     len;
     ngx_str_t                  name, ref;
     ngx_http_harbor_digest_t   d;
 
-    mr->kind = NGX_HTTP_HARBOR_OTHER;
+    mr->kind = ngx_http_harbor_split_uri(&ctx->uri, &name, &ref);
 
-    if (ctx->uri.len < sizeof("/v2/") - 1
-        || ngx_strncmp(ctx->uri.data, "/v2/", sizeof("/v2/") - 1) != 0)
-    {
+    switch (mr->kind) {
+
+    case NGX_HTTP_HARBOR_PING:
+    case NGX_HTTP_HARBOR_CATALOG:
+    case NGX_HTTP_HARBOR_OTHER:
         return NGX_OK;
-    }
 
-    p = ctx->uri.data + sizeof("/v2/") - 1;
-    last = ctx->uri.data + ctx->uri.len;
-    len = last - p;
-
-    if (len == 0) {
-        mr->kind = NGX_HTTP_HARBOR_PING;
-        return NGX_OK;
-    }
-
-    if (len == sizeof("_catalog") - 1
-        && ngx_strncmp(p, "_catalog", sizeof("_catalog") - 1) == 0)
-    {
-        mr->kind = NGX_HTTP_HARBOR_CATALOG;
-        return NGX_OK;
-    }
-
-    ngx_str_null(&ref);
-
-    if (len > sizeof("/tags/list") - 1
-        && ngx_strncmp(last - (sizeof("/tags/list") - 1), "/tags/list",
-                       sizeof("/tags/list") - 1) == 0)
-    {
-        mr->kind = NGX_HTTP_HARBOR_TAGS;
-        name.data = p;
-        name.len = len - (sizeof("/tags/list") - 1);
+    case NGX_HTTP_HARBOR_TAGS:
         goto name;
+
+    default:
+        if (ref.len == 0) {
+            mr->kind = NGX_HTTP_HARBOR_OTHER;
+            return NGX_OK;
+        }
     }
-
-    /* <name>/<seg>/<reference>: c1 and c2 start the last two components */
-
-    for (c1 = last; c1 > p && c1[-1] != '/'; c1--) { /* void */ }
-
-    if (c1 == p || c1 == last) {
-        return NGX_OK;
-    }
-
-    for (c2 = c1 - 1; c2 > p && c2[-1] != '/'; c2--) { /* void */ }
-
-    if (c2 == p) {
-        return NGX_OK;
-    }
-
-    len = (c1 - 1) - c2;
-
-    if (len == sizeof("manifests") - 1
-        && ngx_strncmp(c2, "manifests", len) == 0)
-    {
-        mr->kind = NGX_HTTP_HARBOR_MANIFEST;
-
-    } else if (len == sizeof("blobs") - 1
-               && ngx_strncmp(c2, "blobs", len) == 0)
-    {
-        mr->kind = NGX_HTTP_HARBOR_BLOB;
-
-    } else if (len == sizeof("referrers") - 1
-               && ngx_strncmp(c2, "referrers", len) == 0)
-    {
-        mr->kind = NGX_HTTP_HARBOR_REFERRERS;
-
-    } else {
-        return NGX_OK;
-    }
-
-    ref.data = c1;
-    ref.len = last - c1;
-
-    name.data = p;
-    name.len = (c2 - 1) - p;
 
     if (ngx_http_harbor_parse_digest(ref.data, ref.len, &d) == NGX_OK) {
         mr->digest = ref;

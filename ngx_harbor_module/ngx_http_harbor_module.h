@@ -247,6 +247,8 @@ ngx_int_t ngx_http_harbor_arg(ngx_http_request_t *r, char *name, size_t len,
     ngx_str_t *value);
 
 /* ngx_http_harbor_parse.c */
+ngx_http_harbor_kind_e ngx_http_harbor_split_uri(ngx_str_t *uri,
+    ngx_str_t *name, ngx_str_t *ref);
 ngx_int_t ngx_http_harbor_parse_name(u_char *p, size_t len);
 ngx_int_t ngx_http_harbor_parse_component(u_char *p, size_t len);
 ngx_int_t ngx_http_harbor_parse_tag(u_char *p, size_t len);

@@ -33,6 +33,105 @@
 
 
 /*
+ * Splits a v2 API path into what is asked for, the repository name and the
+ * reference, from the right, since a name contains slashes:
+ *
+ *   /v2/                                 PING
+ *   /v2/_catalog                         CATALOG
+ *   /v2/<name>/tags/list                 TAGS
+ *   /v2/<name>/manifests/<reference>     MANIFEST (blobs: BLOB,
+ *                                        referrers: REFERRERS)
+ *
+ * and OTHER for anything else.  name and ref are byte ranges of uri, either
+ * may be empty; nothing is checked against a grammar here.  The read path,
+ * the auth module and the metrics module all route through this one
+ * function, so they can never disagree on which repository a URI names.
+ */
+
+ngx_http_harbor_kind_e
+ngx_http_harbor_split_uri(ngx_str_t *uri, ngx_str_t *name, ngx_str_t *ref)
+{
+    u_char                  *p, *last, *c1, *c2;
+    size_t                   len;
+    ngx_http_harbor_kind_e   kind;
+
+    ngx_str_null(name);
+    ngx_str_null(ref);
+
+    if (uri->len < sizeof("/v2/") - 1
+        || ngx_strncmp(uri->data, "/v2/", sizeof("/v2/") - 1) != 0)
+    {
+        return NGX_HTTP_HARBOR_OTHER;
+    }
+
+    p = uri->data + sizeof("/v2/") - 1;
+    last = uri->data + uri->len;
+    len = last - p;
+
+    if (len == 0) {
+        return NGX_HTTP_HARBOR_PING;
+    }
+
+    if (len == sizeof("_catalog") - 1
+        && ngx_strncmp(p, "_catalog", sizeof("_catalog") - 1) == 0)
+    {
+        return NGX_HTTP_HARBOR_CATALOG;
+    }
+
+    if (len > sizeof("/tags/list") - 1
+        && ngx_strncmp(last - (sizeof("/tags/list") - 1), "/tags/list",
+                       sizeof("/tags/list") - 1) == 0)
+    {
+        name->data = p;
+        name->len = len - (sizeof("/tags/list") - 1);
+        return NGX_HTTP_HARBOR_TAGS;
+    }
+
+    /* c1 and c2 start the last two components */
+
+    for (c1 = last; c1 > p && c1[-1] != '/'; c1--) { /* void */ }
+
+    if (c1 == p) {
+        return NGX_HTTP_HARBOR_OTHER;
+    }
+
+    for (c2 = c1 - 1; c2 > p && c2[-1] != '/'; c2--) { /* void */ }
+
+    if (c2 == p) {
+        return NGX_HTTP_HARBOR_OTHER;
+    }
+
+    len = (c1 - 1) - c2;
+
+    if (len == sizeof("manifests") - 1
+        && ngx_strncmp(c2, "manifests", len) == 0)
+    {
+        kind = NGX_HTTP_HARBOR_MANIFEST;
+
+    } else if (len == sizeof("blobs") - 1
+               && ngx_strncmp(c2, "blobs", len) == 0)
+    {
+        kind = NGX_HTTP_HARBOR_BLOB;
+
+    } else if (len == sizeof("referrers") - 1
+               && ngx_strncmp(c2, "referrers", len) == 0)
+    {
+        kind = NGX_HTTP_HARBOR_REFERRERS;
+
+    } else {
+        return NGX_HTTP_HARBOR_OTHER;
+    }
+
+    name->data = p;
+    name->len = (c2 - 1) - p;
+    ref->data = c1;
+    ref->len = last - c1;
+
+    return kind;
+}
+
+
+/*
  * one path component: [a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*
  */
 
