@@ -12,6 +12,15 @@
  * harbor_verify the file is trusted, looked up in the shared zone of files
  * verified before, or hashed in the thread pool first; a file that does
  * not match its digest is never sent: the request becomes a miss.
+ *
+ * Hashing is bounded per worker (ngx_http_harbor_verify.c): under "once"
+ * concurrent requests for one file share a single hash, and a worker has
+ * at most harbor_verify_max_hashes (default 16) hashes in flight.  A
+ * request that would start one more is answered 503 UNAVAILABLE with
+ * "Retry-After: 1" (distribution's code for a registry that cannot serve
+ * now), or passed to harbor_miss_pass when there is one; it is not a
+ * miss (no miss event: the blob is there).  Counters and the mismatch
+ * log line are per hash, not per request that waited for it.
  */
 
 
@@ -28,6 +37,7 @@ static ngx_int_t ngx_http_harbor_blob_send(ngx_http_request_t *r,
     ngx_http_harbor_ctx_t *ctx);
 static ngx_int_t ngx_http_harbor_blob_key(ngx_http_request_t *r,
     ngx_http_harbor_ctx_t *ctx);
+static ngx_int_t ngx_http_harbor_blob_busy(ngx_http_request_t *r);
 
 
 ngx_int_t
@@ -35,6 +45,7 @@ ngx_http_harbor_blob_handler(ngx_http_request_t *r,
     ngx_http_harbor_ctx_t *ctx)
 {
     ngx_int_t                    rc;
+    ngx_uint_t                   coalesce;
     ngx_http_harbor_loc_conf_t  *hlcf;
 
     hlcf = ngx_http_get_module_loc_conf(r, ngx_http_harbor_module);
@@ -98,9 +109,12 @@ ngx_http_harbor_blob_handler(ngx_http_request_t *r,
             return ngx_http_harbor_blob_send(r, ctx);
         }
 
+        /* a hash of this very file under way in the worker is shared */
+        coalesce = 1;
         break;
 
     default: /* NGX_HTTP_HARBOR_VERIFY_ALWAYS */
+        coalesce = 0;
         break;
     }
 
@@ -108,7 +122,45 @@ ngx_http_harbor_blob_handler(ngx_http_request_t *r,
 
     ctx->done = ngx_http_harbor_blob_verified;
 
-    return ngx_http_harbor_verify(r, ctx);
+    rc = ngx_http_harbor_verify(r, ctx, coalesce);
+
+    if (rc == NGX_BUSY) {
+        return ngx_http_harbor_blob_busy(r);
+    }
+
+    return rc;
+}
+
+
+/*
+ * the worker hashes as many blobs as it may: 503 UNAVAILABLE, or the
+ * primary through harbor_miss_pass
+ */
+
+static ngx_int_t
+ngx_http_harbor_blob_busy(ngx_http_request_t *r)
+{
+    ngx_str_t                    retry;
+    ngx_http_harbor_loc_conf_t  *hlcf;
+
+    hlcf = ngx_http_get_module_loc_conf(r, ngx_http_harbor_module);
+
+    if (hlcf->miss_pass.len) {
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "harbor busy, passed to \"%V\"", &hlcf->miss_pass);
+
+        return ngx_http_named_location(r, &hlcf->miss_pass);
+    }
+
+    ngx_str_set(&retry, "1");
+
+    if (ngx_http_harbor_add_header(r, "Retry-After", &retry) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_harbor_send_error(r, NGX_HTTP_HARBOR_UNAVAILABLE, 0,
+                                      "too many blobs are being verified, "
+                                      "retry later");
 }
 
 
@@ -168,19 +220,28 @@ ngx_http_harbor_blob_verified(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    /* a request that waited for another's hash neither counts nor logs */
+
     if (rc == NGX_DECLINED) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "harbor: digest mismatch in \"%s\"", ctx->path.data);
-        ngx_http_harbor_count(r, NGX_HTTP_HARBOR_VERIFY_FAILED);
+
+        if (ctx->hashed) {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "harbor: digest mismatch in \"%s\"",
+                          ctx->path.data);
+            ngx_http_harbor_count(r, NGX_HTTP_HARBOR_VERIFY_FAILED);
+        }
+
         return ngx_http_harbor_miss(r, NGX_HTTP_HARBOR_BLOB_UNKNOWN, NULL);
     }
 
-    ngx_http_harbor_count(r, NGX_HTTP_HARBOR_VERIFY_OK);
-
     hlcf = ngx_http_get_module_loc_conf(r, ngx_http_harbor_module);
 
-    if (hlcf->verify == NGX_HTTP_HARBOR_VERIFY_ONCE) {
-        ngx_http_harbor_shm_insert(r, &ctx->vkey);
+    if (ctx->hashed) {
+        ngx_http_harbor_count(r, NGX_HTTP_HARBOR_VERIFY_OK);
+
+        if (hlcf->verify == NGX_HTTP_HARBOR_VERIFY_ONCE) {
+            ngx_http_harbor_shm_insert(r, &ctx->vkey);
+        }
     }
 
     return ngx_http_harbor_blob_send(r, ctx);

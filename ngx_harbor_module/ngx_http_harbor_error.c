@@ -71,7 +71,11 @@ static ngx_http_harbor_error_t  ngx_http_harbor_errors[] = {
 
     /* NGX_HTTP_HARBOR_UNKNOWN */
     { ngx_string("UNKNOWN"), NGX_HTTP_INTERNAL_SERVER_ERROR,
-      "unknown error" }
+      "unknown error" },
+
+    /* NGX_HTTP_HARBOR_UNAVAILABLE */
+    { ngx_string("UNAVAILABLE"), NGX_HTTP_SERVICE_UNAVAILABLE,
+      "service unavailable" }
 };
 
 

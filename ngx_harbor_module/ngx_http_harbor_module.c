@@ -52,6 +52,11 @@ static ngx_conf_num_bounds_t  ngx_http_harbor_catalog_bounds = {
 };
 
 
+static ngx_conf_num_bounds_t  ngx_http_harbor_max_hashes_bounds = {
+    ngx_conf_check_num_bounds, 1, 1024
+};
+
+
 static ngx_conf_post_handler_pt  ngx_http_harbor_shm_size_p =
     ngx_http_harbor_shm_size;
 
@@ -85,6 +90,13 @@ static ngx_command_t  ngx_http_harbor_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_harbor_loc_conf_t, thread_pool_name),
       NULL },
+
+    { ngx_string("harbor_verify_max_hashes"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_harbor_loc_conf_t, verify_max_hashes),
+      &ngx_http_harbor_max_hashes_bounds },
 
     { ngx_string("harbor_ns"),
       NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE2,
@@ -219,6 +231,7 @@ ngx_http_harbor_create_loc_conf(ngx_conf_t *cf)
 
     conf->registry = NGX_CONF_UNSET;
     conf->verify = NGX_CONF_UNSET_UINT;
+    conf->verify_max_hashes = NGX_CONF_UNSET_UINT;
     conf->ns = NGX_CONF_UNSET_PTR;
     conf->manifest_max_size = NGX_CONF_UNSET_SIZE;
     conf->catalog_max_entries = NGX_CONF_UNSET_UINT;
@@ -246,6 +259,9 @@ ngx_http_harbor_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                               NGX_HTTP_HARBOR_VERIFY_ONCE);
     ngx_conf_merge_str_value(conf->thread_pool_name, prev->thread_pool_name,
                              "default");
+    ngx_conf_merge_uint_value(conf->verify_max_hashes,
+                              prev->verify_max_hashes,
+                              NGX_HTTP_HARBOR_VERIFY_MAX_HASHES);
     ngx_conf_merge_ptr_value(conf->ns, prev->ns, NULL);
     ngx_conf_merge_size_value(conf->manifest_max_size,
                               prev->manifest_max_size, 4 * 1024 * 1024);

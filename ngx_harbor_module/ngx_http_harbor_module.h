@@ -26,6 +26,14 @@
 #define NGX_HTTP_HARBOR_VERIFY_ONCE      1
 #define NGX_HTTP_HARBOR_VERIFY_ALWAYS    2
 
+/*
+ * harbor_verify_max_hashes: blobs one worker hashes at a time.  Each
+ * worker has its own thread pool (32 threads by default); half of it
+ * keeps threads free for aio and for a small blob's first hash, which
+ * then never queues behind big ones
+ */
+#define NGX_HTTP_HARBOR_VERIFY_MAX_HASHES  16
+
 #define NGX_HTTP_HARBOR_NAME_MAX         255
 #define NGX_HTTP_HARBOR_TAG_MAX          128
 #define NGX_HTTP_HARBOR_MEDIA_TYPE_MAX   255
@@ -83,7 +91,8 @@ typedef enum {
     NGX_HTTP_HARBOR_UNSUPPORTED,
     NGX_HTTP_HARBOR_UNAUTHORIZED,
     NGX_HTTP_HARBOR_DENIED,
-    NGX_HTTP_HARBOR_UNKNOWN
+    NGX_HTTP_HARBOR_UNKNOWN,
+    NGX_HTTP_HARBOR_UNAVAILABLE
 } ngx_http_harbor_err_e;
 
 
@@ -129,6 +138,11 @@ typedef struct {
 } ngx_http_harbor_vkey_t;
 
 
+/*
+ * a node keyed by a vkey: of the verified-file cache in the shared zone
+ * (queue: the LRU link) and of a worker's table of files being hashed in
+ * verify.c (queue: the head of the requests waiting for that hash)
+ */
 typedef struct {
     ngx_rbtree_node_t           node;
     ngx_queue_t                 queue;
@@ -164,6 +178,15 @@ typedef struct {
 
     /* harbor_miss_pass names, checked once the named locations are known */
     ngx_array_t                 miss_passes;
+
+    /*
+     * each worker's own (the configuration is copied by fork): the blobs
+     * its thread tasks are hashing for "harbor_verify once", and how many
+     * tasks it has in the thread pool; verify.c inits the tree on first use
+     */
+    ngx_rbtree_t                hashing;
+    ngx_rbtree_node_t           hashing_sentinel;
+    ngx_uint_t                  nhashing;
 } ngx_http_harbor_main_conf_t;
 
 
@@ -173,6 +196,7 @@ typedef struct {
     ngx_flag_t                  registry;
     ngx_uint_t                  verify;
     ngx_str_t                   thread_pool_name;
+    ngx_uint_t                  verify_max_hashes;
 #if (NGX_THREADS)
     ngx_thread_pool_t          *thread_pool;
 #endif
@@ -205,7 +229,16 @@ struct ngx_http_harbor_ctx_s {
     u_char                      hash[NGX_HTTP_HARBOR_HASH_MAX];
     ngx_http_harbor_vkey_t      vkey;
     ngx_http_harbor_done_pt     done;
-    void                       *verify;     /* the thread task's context */
+    void                       *verify;     /* the task this request posted */
+    ngx_int_t                   verified;   /* NGX_OK, NGX_DECLINED, ... */
+
+    /*
+     * "harbor_verify once": a request for a file that another request of
+     * the worker is hashing waits for that task (see verify.c) instead of
+     * hashing the file again; "wait" links it into the task's waiters
+     */
+    void                       *wait_for;
+    ngx_queue_t                 wait;
 
     /*
      * a timer while the thread hashes: a worker that is shutting down
@@ -220,6 +253,9 @@ struct ngx_http_harbor_ctx_s {
 
     /* r->main->blocked is not enough: a stray write event must not resume */
     unsigned                    pending:1;
+
+    /* this request ran the hash: it counts and logs the result */
+    unsigned                    hashed:1;
 };
 
 
@@ -295,7 +331,7 @@ ngx_int_t ngx_http_harbor_hash(ngx_uint_t type, u_char *data, size_t len,
 ngx_int_t ngx_http_harbor_hash_equal(ngx_http_harbor_digest_t *d,
     u_char *hash);
 ngx_int_t ngx_http_harbor_verify(ngx_http_request_t *r,
-    ngx_http_harbor_ctx_t *ctx);
+    ngx_http_harbor_ctx_t *ctx, ngx_uint_t coalesce);
 
 /* ngx_http_harbor_shm.c */
 ngx_int_t ngx_http_harbor_shm_init_zone(ngx_shm_zone_t *shm_zone,
@@ -305,6 +341,10 @@ ngx_int_t ngx_http_harbor_shm_lookup(ngx_http_request_t *r,
 void ngx_http_harbor_shm_insert(ngx_http_request_t *r,
     ngx_http_harbor_vkey_t *key);
 ngx_http_harbor_shm_t *ngx_http_harbor_shm_get(ngx_http_request_t *r);
+void ngx_http_harbor_vkey_rbtree_insert(ngx_rbtree_node_t *temp,
+    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
+ngx_http_harbor_vnode_t *ngx_http_harbor_vkey_find(ngx_rbtree_t *rbtree,
+    ngx_http_harbor_vkey_t *key, uint32_t hash);
 void ngx_http_harbor_count(ngx_http_request_t *r, ngx_uint_t counter);
 void ngx_http_harbor_count_request(ngx_http_request_t *r, ngx_uint_t kind);
 

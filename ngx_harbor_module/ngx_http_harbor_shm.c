@@ -31,12 +31,6 @@
 #include "ngx_http_harbor_module.h"
 
 
-static void ngx_http_harbor_shm_rbtree_insert(ngx_rbtree_node_t *temp,
-    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
-static ngx_http_harbor_vnode_t *ngx_http_harbor_shm_find(
-    ngx_http_harbor_shm_t *shm, ngx_http_harbor_vkey_t *key, uint32_t hash);
-
-
 ngx_int_t
 ngx_http_harbor_shm_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 {
@@ -70,7 +64,7 @@ ngx_http_harbor_shm_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     shm->shpool->data = shm->sh;
 
     ngx_rbtree_init(&shm->sh->rbtree, &shm->sh->sentinel,
-                    ngx_http_harbor_shm_rbtree_insert);
+                    ngx_http_harbor_vkey_rbtree_insert);
 
     ngx_queue_init(&shm->sh->queue);
 
@@ -91,8 +85,14 @@ ngx_http_harbor_shm_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 }
 
 
-static void
-ngx_http_harbor_shm_rbtree_insert(ngx_rbtree_node_t *temp,
+/*
+ * the insert of an rbtree of ngx_http_harbor_vnode_t, node->key being the
+ * CRC32 of the vkey; also used by verify.c for its table of files being
+ * hashed
+ */
+
+void
+ngx_http_harbor_vkey_rbtree_insert(ngx_rbtree_node_t *temp,
     ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel)
 {
     ngx_rbtree_node_t       **p;
@@ -155,18 +155,18 @@ ngx_http_harbor_shm_get(ngx_http_request_t *r)
 }
 
 
-/* called with the zone locked */
+/* the node of key in an rbtree of vnodes; the zone's is used locked */
 
-static ngx_http_harbor_vnode_t *
-ngx_http_harbor_shm_find(ngx_http_harbor_shm_t *shm,
-    ngx_http_harbor_vkey_t *key, uint32_t hash)
+ngx_http_harbor_vnode_t *
+ngx_http_harbor_vkey_find(ngx_rbtree_t *rbtree, ngx_http_harbor_vkey_t *key,
+    uint32_t hash)
 {
     ngx_int_t                 rc;
     ngx_rbtree_node_t        *node, *sentinel;
     ngx_http_harbor_vnode_t  *vn;
 
-    node = shm->sh->rbtree.root;
-    sentinel = shm->sh->rbtree.sentinel;
+    node = rbtree->root;
+    sentinel = rbtree->sentinel;
 
     while (node != sentinel) {
 
@@ -217,7 +217,7 @@ ngx_http_harbor_shm_lookup(ngx_http_request_t *r, ngx_http_harbor_vkey_t *key)
 
     ngx_shmtx_lock(&shm->shpool->mutex);
 
-    vn = ngx_http_harbor_shm_find(shm, key, hash);
+    vn = ngx_http_harbor_vkey_find(&shm->sh->rbtree, key, hash);
 
     if (vn) {
         ngx_queue_remove(&vn->queue);
@@ -253,7 +253,7 @@ ngx_http_harbor_shm_insert(ngx_http_request_t *r, ngx_http_harbor_vkey_t *key)
 
     ngx_shmtx_lock(&shm->shpool->mutex);
 
-    if (ngx_http_harbor_shm_find(shm, key, hash)) {
+    if (ngx_http_harbor_vkey_find(&shm->sh->rbtree, key, hash)) {
         ngx_shmtx_unlock(&shm->shpool->mutex);
         return;
     }
