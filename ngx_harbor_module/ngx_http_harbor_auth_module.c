@@ -446,10 +446,7 @@ static ngx_int_t
 ngx_http_harbor_auth_ns(ngx_http_request_t *r,
     ngx_http_harbor_auth_req_t *req)
 {
-    u_char                      *p;
     ngx_str_t                    value;
-    ngx_uint_t                   i;
-    ngx_http_harbor_ns_t        *ns;
     ngx_http_harbor_loc_conf_t  *hlcf;
 
     hlcf = ngx_http_get_module_loc_conf(r, ngx_http_harbor_module);
@@ -471,41 +468,21 @@ ngx_http_harbor_auth_ns(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    ns = hlcf->ns->elts;
-
-    for (i = 0; i < hlcf->ns->nelts; i++) {
-        if (ns[i].host.len == value.len
-            && ngx_strncasecmp(ns[i].host.data, value.data, value.len) == 0)
-        {
-            break;
-        }
-    }
-
-    if (i == hlcf->ns->nelts) {
+    switch (ngx_http_harbor_ns_map(r->pool, hlcf->ns, &value, &req->name,
+                                   &req->name))
+    {
+    case NGX_OK:
         return NGX_OK;
-    }
 
-    if (ns[i].prefix.len + 1 + req->name.len > NGX_HTTP_HARBOR_NAME_MAX) {
+    case NGX_DECLINED:
         /* the content handler refuses it; we want a token all the same */
         req->kind = NGX_HTTP_HARBOR_AUTH_OTHER;
         ngx_str_null(&req->name);
         return NGX_OK;
-    }
 
-    p = ngx_pnalloc(r->pool, ns[i].prefix.len + 1 + req->name.len);
-    if (p == NULL) {
+    default:
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    value.data = p;
-    p = ngx_cpymem(p, ns[i].prefix.data, ns[i].prefix.len);
-    *p++ = '/';
-    p = ngx_cpymem(p, req->name.data, req->name.len);
-
-    req->name.data = value.data;
-    req->name.len = p - value.data;
-
-    return NGX_OK;
 }
 
 

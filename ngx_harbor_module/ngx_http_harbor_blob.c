@@ -251,10 +251,7 @@ ngx_http_harbor_blob_verified(ngx_http_request_t *r,
 static ngx_int_t
 ngx_http_harbor_blob_send(ngx_http_request_t *r, ngx_http_harbor_ctx_t *ctx)
 {
-    ngx_int_t     rc;
-    ngx_str_t     cache;
-    ngx_buf_t    *b;
-    ngx_chain_t   out;
+    ngx_str_t  cache;
 
     ngx_http_harbor_count(r, NGX_HTTP_HARBOR_HITS);
 
@@ -276,38 +273,5 @@ ngx_http_harbor_blob_send(ngx_http_request_t *r, ngx_http_harbor_ctx_t *ctx)
 
     r->allow_ranges = 1;
 
-    /* we need to allocate all before the header would be sent */
-
-    b = ngx_calloc_buf(r->pool);
-    if (b == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    b->file = ngx_pcalloc(r->pool, sizeof(ngx_file_t));
-    if (b->file == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    rc = ngx_http_harbor_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    b->file_pos = 0;
-    b->file_last = ctx->of.size;
-
-    b->in_file = b->file_last ? 1 : 0;
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
-
-    b->file->fd = ctx->of.fd;
-    b->file->name = ctx->path;
-    b->file->log = r->connection->log;
-    b->file->directio = ctx->of.is_directio;
-
-    out.buf = b;
-    out.next = NULL;
-
-    return ngx_http_output_filter(r, &out);
+    return ngx_http_harbor_send_file(r, ctx);
 }

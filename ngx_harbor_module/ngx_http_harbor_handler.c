@@ -276,11 +276,8 @@ ngx_http_harbor_check_digest(ngx_http_request_t *r,
 static ngx_int_t
 ngx_http_harbor_map_ns(ngx_http_request_t *r, ngx_http_harbor_ctx_t *ctx)
 {
-    u_char                      *p;
     ngx_int_t                    rc;
     ngx_str_t                    value;
-    ngx_uint_t                   i;
-    ngx_http_harbor_ns_t        *ns;
     ngx_http_harbor_loc_conf_t  *hlcf;
 
     ctx->repo = ctx->name;
@@ -301,41 +298,71 @@ ngx_http_harbor_map_ns(ngx_http_request_t *r, ngx_http_harbor_ctx_t *ctx)
 
     hlcf = ngx_http_get_module_loc_conf(r, ngx_http_harbor_module);
 
-    if (hlcf->ns == NULL) {
+    rc = ngx_http_harbor_ns_map(r->pool, hlcf->ns, &value, &ctx->name,
+                                &ctx->repo);
+
+    if (rc == NGX_DECLINED) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "harbor: repository name too long with the prefix "
+                      "of ns \"%V\"", &value);
+        ctx->err = NGX_HTTP_HARBOR_NAME_INVALID;
+    }
+
+    return rc;
+}
+
+
+/*
+ * The repository that name is served from under "harbor_ns HOST PREFIX":
+ * PREFIX/<name> in *repo (from pool) when host has a mapping, else name
+ * itself.  NGX_DECLINED when the prefixed name would be too long.  The
+ * read path, the auth and the metrics modules all map through this.
+ */
+
+ngx_int_t
+ngx_http_harbor_ns_map(ngx_pool_t *pool, ngx_array_t *nss, ngx_str_t *host,
+    ngx_str_t *name, ngx_str_t *repo)
+{
+    u_char                *p;
+    ngx_str_t              n;
+    ngx_uint_t             i;
+    ngx_http_harbor_ns_t  *ns;
+
+    n = *name;      /* repo and name may be the same string */
+    *repo = n;
+
+    if (nss == NULL) {
         return NGX_OK;
     }
 
-    ns = hlcf->ns->elts;
+    ns = nss->elts;
 
-    for (i = 0; i < hlcf->ns->nelts; i++) {
-        if (ns[i].host.len == value.len
-            && ngx_strncasecmp(ns[i].host.data, value.data, value.len) == 0)
+    for (i = 0; i < nss->nelts; i++) {
+        if (ns[i].host.len == host->len
+            && ngx_strncasecmp(ns[i].host.data, host->data, host->len) == 0)
         {
             break;
         }
     }
 
-    if (i == hlcf->ns->nelts) {
+    if (i == nss->nelts) {
         return NGX_OK;
     }
 
-    if (ns[i].prefix.len + 1 + ctx->name.len > NGX_HTTP_HARBOR_NAME_MAX) {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "harbor: repository name too long with prefix \"%V\"",
-                      &ns[i].prefix);
-        ctx->err = NGX_HTTP_HARBOR_NAME_INVALID;
+    if (ns[i].prefix.len + 1 + n.len > NGX_HTTP_HARBOR_NAME_MAX) {
         return NGX_DECLINED;
     }
 
-    ctx->repo.len = ns[i].prefix.len + 1 + ctx->name.len;
-    ctx->repo.data = ngx_pnalloc(r->pool, ctx->repo.len);
-    if (ctx->repo.data == NULL) {
+    p = ngx_pnalloc(pool, ns[i].prefix.len + 1 + n.len);
+    if (p == NULL) {
         return NGX_ERROR;
     }
 
-    p = ngx_cpymem(ctx->repo.data, ns[i].prefix.data, ns[i].prefix.len);
+    repo->data = p;
+    p = ngx_cpymem(p, ns[i].prefix.data, ns[i].prefix.len);
     *p++ = '/';
-    ngx_memcpy(p, ctx->name.data, ctx->name.len);
+    p = ngx_cpymem(p, n.data, n.len);
+    repo->len = p - repo->data;
 
     return NGX_OK;
 }
@@ -697,4 +724,53 @@ static void
 ngx_http_harbor_ctx_cleanup(void *data)
 {
     /* void: only a marker to find the context by */
+}
+
+
+/*
+ * Sends the file open in ctx->of as the whole body, as a file buffer
+ * (sendfile, and nginx's range filter when r->allow_ranges is set); the
+ * headers are set by the caller.  As in nginx's static module, everything
+ * is allocated before the header is sent.
+ */
+
+ngx_int_t
+ngx_http_harbor_send_file(ngx_http_request_t *r, ngx_http_harbor_ctx_t *ctx)
+{
+    ngx_int_t     rc;
+    ngx_buf_t    *b;
+    ngx_chain_t   out;
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->file = ngx_pcalloc(r->pool, sizeof(ngx_file_t));
+    if (b->file == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = ngx_http_harbor_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    b->file_pos = 0;
+    b->file_last = ctx->of.size;
+
+    b->in_file = b->file_last ? 1 : 0;
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    b->file->fd = ctx->of.fd;
+    b->file->name = ctx->path;
+    b->file->log = r->connection->log;
+    b->file->directio = ctx->of.is_directio;
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
 }

@@ -650,8 +650,6 @@ ngx_http_harbor_referrers_handler(ngx_http_request_t *r,
     u_char                      *data;
     ngx_int_t                    rc;
     ngx_str_t                    filter, body, parts[8], applied;
-    ngx_buf_t                   *b;
-    ngx_chain_t                  out;
     ngx_http_harbor_loc_conf_t  *hlcf;
 
     static u_char  empty[] = "{\"schemaVersion\":2,\"mediaType\":"
@@ -766,35 +764,5 @@ ngx_http_harbor_referrers_handler(ngx_http_request_t *r,
     r->headers_out.content_type_len = ngx_http_harbor_index_type.len;
     r->headers_out.content_type_lowcase = NULL;
 
-    b = ngx_calloc_buf(r->pool);
-    if (b == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    b->file = ngx_pcalloc(r->pool, sizeof(ngx_file_t));
-    if (b->file == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    rc = ngx_http_harbor_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    b->file_pos = 0;
-    b->file_last = ctx->of.size;
-
-    b->in_file = b->file_last ? 1 : 0;
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
-
-    b->file->fd = ctx->of.fd;
-    b->file->name = ctx->path;
-    b->file->log = r->connection->log;
-
-    out.buf = b;
-    out.next = NULL;
-
-    return ngx_http_output_filter(r, &out);
+    return ngx_http_harbor_send_file(r, ctx);
 }

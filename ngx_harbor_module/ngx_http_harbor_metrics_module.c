@@ -744,11 +744,8 @@ static ngx_int_t
 ngx_http_harbor_metrics_ns(ngx_http_request_t *r,
     ngx_http_harbor_metrics_ctx_t *ctx, ngx_http_harbor_metrics_req_t *mr)
 {
-    u_char                      *p;
     ngx_int_t                    rc;
     ngx_str_t                    value, args;
-    ngx_uint_t                   i;
-    ngx_http_harbor_ns_t        *ns;
     ngx_http_harbor_loc_conf_t  *hlcf;
 
     hlcf = ctx->hlcf;
@@ -774,36 +771,10 @@ ngx_http_harbor_metrics_ns(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    ns = hlcf->ns->elts;
+    rc = ngx_http_harbor_ns_map(r->pool, hlcf->ns, &value, &mr->repo,
+                                &mr->repo);
 
-    for (i = 0; i < hlcf->ns->nelts; i++) {
-        if (ns[i].host.len == value.len
-            && ngx_strncasecmp(ns[i].host.data, value.data, value.len) == 0)
-        {
-            break;
-        }
-    }
-
-    if (i == hlcf->ns->nelts
-        || ns[i].prefix.len + 1 + mr->repo.len > NGX_HTTP_HARBOR_NAME_MAX)
-    {
-        return NGX_OK;
-    }
-
-    p = ngx_pnalloc(r->pool, ns[i].prefix.len + 1 + mr->repo.len);
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
-
-    value.data = p;
-    p = ngx_cpymem(p, ns[i].prefix.data, ns[i].prefix.len);
-    *p++ = '/';
-    p = ngx_cpymem(p, mr->repo.data, mr->repo.len);
-
-    mr->repo.data = value.data;
-    mr->repo.len = p - value.data;
-
-    return NGX_OK;
+    return (rc == NGX_ERROR) ? NGX_ERROR : NGX_OK;
 }
 
 

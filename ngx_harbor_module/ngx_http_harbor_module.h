@@ -270,6 +270,8 @@ ngx_int_t ngx_http_harbor_miss(ngx_http_request_t *r, ngx_uint_t err,
 ngx_int_t ngx_http_harbor_add_header(ngx_http_request_t *r, char *key,
     ngx_str_t *value);
 ngx_int_t ngx_http_harbor_send_header(ngx_http_request_t *r);
+ngx_int_t ngx_http_harbor_send_file(ngx_http_request_t *r,
+    ngx_http_harbor_ctx_t *ctx);
 ngx_int_t ngx_http_harbor_internal_error(ngx_http_request_t *r,
     ngx_int_t rc);
 ngx_int_t ngx_http_harbor_digest_headers(ngx_http_request_t *r,
@@ -281,6 +283,8 @@ ngx_int_t ngx_http_harbor_if_none_match(ngx_http_request_t *r,
     ngx_str_t *digest);
 ngx_int_t ngx_http_harbor_arg(ngx_http_request_t *r, char *name, size_t len,
     ngx_str_t *value);
+ngx_int_t ngx_http_harbor_ns_map(ngx_pool_t *pool, ngx_array_t *nss,
+    ngx_str_t *host, ngx_str_t *name, ngx_str_t *repo);
 
 /* ngx_http_harbor_parse.c */
 ngx_http_harbor_kind_e ngx_http_harbor_split_uri(ngx_str_t *uri,
