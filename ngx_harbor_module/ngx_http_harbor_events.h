@@ -37,13 +37,6 @@
 #define NGX_HTTP_HARBOR_MISS_TTL       5000
 #define NGX_HTTP_HARBOR_MISS_CACHE     1024
 
-/*
- * Distinct misses queued per worker per second at most: a client asking for
- * endless made-up tags must not grow the Redis list without bound.  Beyond
- * it misses are dropped and counted; webhooks are not limited.
- */
-#define NGX_HTTP_HARBOR_MISS_RATE      100
-
 
 typedef struct {
     uint64_t                           key;
@@ -58,8 +51,6 @@ typedef struct {
     /* this worker's, made in init_process */
     ngx_http_harbor_redis_t           *link;
     ngx_http_harbor_miss_entry_t      *miss_cache;
-    time_t                             miss_second;
-    ngx_uint_t                         miss_count;
 } ngx_http_harbor_events_main_conf_t;
 
 

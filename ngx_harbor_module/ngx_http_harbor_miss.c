@@ -76,18 +76,6 @@ ngx_http_harbor_events_miss(ngx_http_request_t *r, ngx_str_t *repository,
         return;
     }
 
-    if (hmcf->miss_second != ngx_time()) {
-        hmcf->miss_second = ngx_time();
-        hmcf->miss_count = 0;
-    }
-
-    if (hmcf->miss_count >= NGX_HTTP_HARBOR_MISS_RATE) {
-        (void) ngx_atomic_fetch_add(&counters->dropped, 1);
-        return;
-    }
-
-    hmcf->miss_count++;
-
     p = ngx_snprintf(line, sizeof(line),
                      "{\"kind\":\"miss\",\"object\":\"%s\","
                      "\"repository\":\"%V\",\"reference\":\"%V\","
