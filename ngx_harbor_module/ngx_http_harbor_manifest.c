@@ -74,22 +74,7 @@ ngx_http_harbor_manifest_handler(ngx_http_request_t *r,
         }
     }
 
-    rc = ngx_http_harbor_linked(r, &ctx->repo, &ctx->digest, 1);
-
-    if (rc == NGX_ERROR) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    if (rc == NGX_DECLINED) {
-        return ngx_http_harbor_miss(r, NGX_HTTP_HARBOR_MANIFEST_UNKNOWN, NULL);
-    }
-
-    if (ngx_http_harbor_blob_path(r, &ctx->digest, &ctx->path) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    rc = ngx_http_harbor_open(r, &ctx->path, &ctx->of,
-                              NGX_HTTP_HARBOR_OPEN);
+    rc = ngx_http_harbor_open_content(r, ctx, 1);
 
     if (rc == NGX_ERROR) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;

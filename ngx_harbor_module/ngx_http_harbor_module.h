@@ -310,6 +310,8 @@ ngx_int_t ngx_http_harbor_read_link(ngx_http_request_t *r, ngx_str_t *path,
     ngx_http_harbor_digest_t *d, ngx_uint_t flags);
 ngx_int_t ngx_http_harbor_linked(ngx_http_request_t *r, ngx_str_t *repo,
     ngx_http_harbor_digest_t *d, ngx_uint_t manifest);
+ngx_int_t ngx_http_harbor_open_content(ngx_http_request_t *r,
+    ngx_http_harbor_ctx_t *ctx, ngx_uint_t manifest);
 ngx_int_t ngx_http_harbor_read_file(ngx_http_request_t *r, ngx_str_t *path,
     ngx_open_file_info_t *of, u_char *buf);
 

@@ -325,6 +325,33 @@ ngx_http_harbor_read_link(ngx_http_request_t *r, ngx_str_t *path,
 
 
 /*
+ * The content of ctx->digest for ctx->repo, as manifests and blobs both
+ * find it: the repository must link the digest (revisions first when
+ * manifest is set), then its data file is opened into ctx->path and
+ * ctx->of.  NGX_DECLINED is a miss: not linked, or no data.
+ */
+
+ngx_int_t
+ngx_http_harbor_open_content(ngx_http_request_t *r,
+    ngx_http_harbor_ctx_t *ctx, ngx_uint_t manifest)
+{
+    ngx_int_t  rc;
+
+    rc = ngx_http_harbor_linked(r, &ctx->repo, &ctx->digest, manifest);
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (ngx_http_harbor_blob_path(r, &ctx->digest, &ctx->path) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_harbor_open(r, &ctx->path, &ctx->of, NGX_HTTP_HARBOR_OPEN);
+}
+
+
+/*
  * NGX_OK if repository repo links digest d: a manifest revision link or a
  * layer link holding exactly d (manifests look at revisions first, blobs at
  * layers first, as distribution does)
