@@ -1004,6 +1004,21 @@ hr_config_parse(hr_config_t *cf, const char *json, size_t len, char *err,
         goto failed;
     }
 
+    if (hr_get_str(root, "redis_queue", "", &cf->redis_queue, 0, err, errlen)
+        != 0)
+    {
+        goto failed;
+    }
+
+    if (cf->redis_queue != NULL
+        && (cf->redis_queue[0] == '\0' || strlen(cf->redis_queue) > 200
+            || strcspn(cf->redis_queue, " \t\r\n") != strlen(cf->redis_queue)))
+    {
+        hr_cerr(err, errlen, NULL, "redis_queue", "\"%.200s\" is not a key "
+                "name of 1 to 200 bytes without blanks", cf->redis_queue);
+        goto failed;
+    }
+
     if (hr_get_int(root, "concurrency", "", &v, &present, err, errlen) != 0)
     {
         goto failed;
@@ -1212,6 +1227,7 @@ hr_config_free(hr_config_t *cf)
     free(cf->state_dir);
     hr_registry_free(&cf->primary);
     free(cf->redis);
+    free(cf->redis_queue);
     free(cf->log_level);
 
     for (i = 0; i < cf->npolicies; i++) {

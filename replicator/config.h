@@ -79,6 +79,8 @@ typedef struct {
     char                *state_dir;     /* default <root>/_harbor_edge */
     hr_registry_conf_t   primary;       /* "primary" */
     char                *redis;         /* "unix:PATH", "HOST:PORT" or NULL */
+    char                *redis_queue;   /* "redis_queue": the event list,
+                                           NULL: queue.h's harbor:events */
     int                  concurrency;   /* parallel transfers, 1-64, def. 4 */
     char                *log_level;     /* "debug" "info" "warn" "error" */
     hr_policy_t         *policies;

@@ -125,32 +125,6 @@ hr_events_printable(const char *in, char *out, size_t outlen)
 }
 
 
-void
-hr_events_queue_name(const char *conf_path, char *out, size_t outlen)
-{
-    json_t      *js, *v;
-    const char  *s;
-
-    snprintf(out, outlen, "%s", HR_QUEUE_NAME);
-
-    if (conf_path == NULL) {
-        return;
-    }
-
-    /* config.c ignores keys it does not know: this one is ours */
-    js = json_load_file(conf_path, 0, NULL);
-    v = json_object_get(js, "redis_queue");
-    s = json_string_value(v);
-
-    if (s != NULL && s[0] != '\0' && strlen(s) < outlen && strlen(s) <= 200)
-    {
-        snprintf(out, outlen, "%s", s);
-    }
-
-    json_decref(js);
-}
-
-
 hr_events_t *
 hr_events_start(hr_ctx_t *ctx, char *err, size_t errlen)
 {
@@ -170,10 +144,8 @@ hr_events_start(hr_ctx_t *ctx, char *err, size_t errlen)
 
     ev->ctx = ctx;
 
-    hr_events_queue_name(ctx->conf_path, name, sizeof(name));
-
-    ev->q = hr_queue_create(ctx->loop, &ctx->log, ctx->cf.redis, name, err,
-                            errlen);
+    ev->q = hr_queue_create(ctx->loop, &ctx->log, ctx->cf.redis,
+                            ctx->cf.redis_queue, err, errlen);
     if (ev->q == NULL) {
         free(ev);
         return NULL;

@@ -52,7 +52,4 @@ long hr_events_dispatch(hr_events_t *ev);
 /* Sends what is not acknowledged yet (up to 2 s), then frees. */
 void hr_events_stop(hr_events_t *ev);
 
-/* The queue name the configuration file gives, or the default. */
-void hr_events_queue_name(const char *conf_path, char *out, size_t outlen);
-
 #endif /* HR_EVENTS_H */

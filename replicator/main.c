@@ -35,6 +35,7 @@
 #include "hr.h"
 #include "metrics.h"
 #include "plan.h"
+#include "queue.h"
 
 #define HR_EXIT_FAILED  1
 #define HR_EXIT_USAGE   2
@@ -451,7 +452,10 @@ done:
 static int
 hr_cmd_status(hr_ctx_t *ctx, int json)
 {
-    char  err[HR_ERR_LEN], queue[256];
+    char         err[HR_ERR_LEN];
+    const char  *queue;
+
+    queue = ctx->cf.redis_queue ? ctx->cf.redis_queue : HR_QUEUE_NAME;
 
     if (json && ctx->cf.redis != NULL) {
         printf("{\"executions\":\n");
@@ -471,7 +475,6 @@ hr_cmd_status(hr_ctx_t *ctx, int json)
     }
 
     fflush(stdout);
-    hr_events_queue_name(ctx->conf_path, queue, sizeof(queue));
 
     if (hr_exec_redis_status(ctx->cf.redis, queue, json, err, sizeof(err))
         == -1)
@@ -501,8 +504,9 @@ static int
 hr_cmd_metrics(hr_ctx_t *ctx, const char *output)
 {
     int               rc;
-    char              err[HR_ERR_LEN], queue[256];
+    char              err[HR_ERR_LEN];
     json_t           *stats, *execs;
+    const char       *queue;
     hr_buf_t          out;
     hr_metrics_src_t  src;
 
@@ -510,7 +514,7 @@ hr_cmd_metrics(hr_ctx_t *ctx, const char *output)
     stats = NULL;
 
     if (ctx->cf.redis != NULL) {
-        hr_events_queue_name(ctx->conf_path, queue, sizeof(queue));
+        queue = ctx->cf.redis_queue ? ctx->cf.redis_queue : HR_QUEUE_NAME;
 
         /* without Redis the file still tells about the executions */
         if (hr_metrics_redis(ctx->cf.redis, queue, &src, &stats, err,

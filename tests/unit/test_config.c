@@ -536,6 +536,10 @@ test_bad_top_level(void **state)
         { "{\"storage\":{\"root\":\"/s\"},\"primary\":{\"url\":\"http://h\"},"
           "\"redis\":\"h:99999\"}", "redis: \"h:99999\": bad port" },
         { "{\"storage\":{\"root\":\"/s\"},\"primary\":{\"url\":\"http://h\"},"
+          "\"redis_queue\":\"a b\"}", "redis_queue: \"a b\" is not a key" },
+        { "{\"storage\":{\"root\":\"/s\"},\"primary\":{\"url\":\"http://h\"},"
+          "\"redis_queue\":7}", "redis_queue: expected a string" },
+        { "{\"storage\":{\"root\":\"/s\"},\"primary\":{\"url\":\"http://h\"},"
           "\"state_dir\":5}", "state_dir: expected a string" },
         { "{\"storage\":{\"root\":\"/s\\u0000x\"}}", "not allowed" },
     };
