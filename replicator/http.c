@@ -19,10 +19,12 @@
 
 
 struct hr_http_s {
-    CURLM       *multi;
-    hr_loop_t   *loop;
-    long long    timer_id;
-    int          running;
+    CURLM            *multi;
+    hr_loop_t        *loop;
+    long long         timer_id;
+    int               running;
+    hr_http_wait_pt   wait;
+    void             *wait_data;
 };
 
 
@@ -246,6 +248,10 @@ hr_http_check(hr_http_t *h)
                      curl_easy_strerror(result));
         }
 
+        if (x->wake) {
+            x->wake(x->wake_arg);
+        }
+
         if (x->done_cb) {
             x->done_cb(x);
         }
@@ -411,25 +417,29 @@ hr_xfer_cancel(hr_xfer_t *x)
 }
 
 
+void
+hr_http_set_wait(hr_http_t *h, hr_http_wait_pt wait, void *data)
+{
+    h->wait = wait;
+    h->wait_data = data;
+}
+
+
 int
 hr_xfer_wait(hr_xfer_t *x, char *err, size_t errlen)
 {
-    hr_loop_t  *loop;
+    hr_http_t  *h;
 
-    loop = x->http->loop;
+    h = x->http;
 
-    while (!x->done) {
-        if (hr_loop_term(loop)) {
-            hr_xfer_cancel(x);
-            break;
-        }
+    /* the engine's job waits; nothing here ever runs the loop itself */
+    if (h->wait == NULL) {
+        hr_xfer_cancel(x);
+        snprintf(x->errbuf, sizeof(x->errbuf), "a transfer waited for "
+                 "outside a job");
 
-        if (hr_loop_once(loop, 1000) == -1) {
-            snprintf(err, errlen, "epoll_wait() failed: %s",
-                     strerror(errno));
-            hr_xfer_cancel(x);
-            return -1;
-        }
+    } else if (h->wait(h->wait_data, x) == -1 && !x->done) {
+        hr_xfer_cancel(x);
     }
 
     if (x->result != CURLE_OK) {

@@ -34,6 +34,8 @@ struct hr_xfer_s {
     hr_xfer_sink_pt      sink;
     hr_xfer_done_pt      done_cb;
     void                *data;
+    void               (*wake)(void *arg);  /* hr_xfer_wait()'s waiter */
+    void                *wake_arg;
     long                 status;
     long                 version;           /* CURL_HTTP_VERSION_* used */
     CURLcode             result;
@@ -70,11 +72,16 @@ int hr_xfer_start(hr_xfer_t *x, char *err, size_t errlen);
 void hr_xfer_cancel(hr_xfer_t *x);
 
 /*
- * Runs the loop until x is done or a SIGTERM/SIGINT was seen (then x is
- * cancelled).  Returns 0 when x completed at the HTTP level (look at status),
- * -1 with err filled for a transport error or a stop.
+ * Waits until x is done: the waiter (engine.c) suspends the running job
+ * and resumes it then, or at a stop (x is cancelled).  Returns 0 when x
+ * completed at the HTTP level (look at status), -1 with err filled for a
+ * transport error, a stop, or a call outside a job.
  */
 int hr_xfer_wait(hr_xfer_t *x, char *err, size_t errlen);
+
+/* Blocks the caller until x->done; -1 at a stop or outside a job. */
+typedef int (*hr_http_wait_pt)(void *data, hr_xfer_t *x);
+void hr_http_set_wait(hr_http_t *h, hr_http_wait_pt wait, void *data);
 
 /* Transfers currently running. */
 int hr_http_running(hr_http_t *h);

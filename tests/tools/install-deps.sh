@@ -11,7 +11,7 @@ pkgs=(
     libtest-base-perl
     clang libfuzzer-14-dev libclang-rt-14-dev
     curl jq openssl python3 wrk hyperfine apache2-utils
-    debhelper dpkg-dev systemd man-db strace time
+    debhelper dpkg-dev systemd man-db strace time valgrind
 )
 
 missing=()
