@@ -1239,6 +1239,50 @@ hr_config_free(hr_config_t *cf)
 }
 
 
+hr_config_t *
+hr_config_open(const char *path, char *err, size_t errlen)
+{
+    hr_config_t  *cf;
+
+    cf = malloc(sizeof(hr_config_t));
+    if (cf == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+
+    if (hr_config_load(cf, path, err, errlen) == -1) {
+        hr_config_free(cf);
+        free(cf);
+        return NULL;
+    }
+
+    cf->refs = 1;
+
+    return cf;
+}
+
+
+hr_config_t *
+hr_config_hold(hr_config_t *cf)
+{
+    cf->refs++;
+
+    return cf;
+}
+
+
+void
+hr_config_release(hr_config_t *cf)
+{
+    if (cf == NULL || --cf->refs > 0) {
+        return;
+    }
+
+    hr_config_free(cf);
+    free(cf);
+}
+
+
 hr_policy_t *
 hr_config_policy(hr_config_t *cf, const char *name)
 {

@@ -85,6 +85,7 @@ typedef struct {
     char                *log_level;     /* "debug" "info" "warn" "error" */
     hr_policy_t         *policies;
     size_t               npolicies;
+    int                  refs;          /* hr_config_open()'s holders */
 } hr_config_t;
 
 /* Both return 0, or -1 with err filled; cf is always safe to free. */
@@ -93,6 +94,14 @@ int hr_config_load(hr_config_t *cf, const char *path, char *err,
 int hr_config_parse(hr_config_t *cf, const char *json, size_t len,
     char *err, size_t errlen);
 void hr_config_free(hr_config_t *cf);
+
+/*
+ * A configuration on the heap, held once; the jobs that run under it hold
+ * it too, so a reload can put a new one in place while they finish.
+ */
+hr_config_t *hr_config_open(const char *path, char *err, size_t errlen);
+hr_config_t *hr_config_hold(hr_config_t *cf);
+void hr_config_release(hr_config_t *cf);
 
 /* The policy named name, or NULL. */
 hr_policy_t *hr_config_policy(hr_config_t *cf, const char *name);

@@ -259,10 +259,9 @@ hr_exec_time(json_t *v, char *out, size_t outlen)
 int
 hr_exec_status(hr_ctx_t *ctx, int json, char *err, size_t errlen)
 {
-    char       ts[32], *text;
-    size_t     i, n, k, first;
-    json_t    *all, *v, *out, *t;
-    long long  end;
+    char       *text;
+    size_t      i, n, first;
+    json_t     *all, *out;
 
     all = hr_exec_load(ctx, err, errlen);
     if (all == NULL) {
@@ -300,59 +299,80 @@ hr_exec_status(hr_ctx_t *ctx, int json, char *err, size_t errlen)
     }
 
     for (i = first; i < n; i++) {
-        v = json_array_get(all, i);
-        hr_exec_time(json_object_get(v, "start_time"), ts, sizeof(ts));
-
-        /* a Running or Interrupted execution has no end yet */
-        end = json_integer_value(json_object_get(v, "end_time"));
-        if (end == 0) {
-            end = time(NULL);
-        }
-
-        printf("execution %lld  %s  policy %s  %s  trigger %s  tasks %lld "
-               "(%lld failed)  %lld bytes (%lld resumed)  %llds\n",
-               (long long) json_integer_value(json_object_get(v, "id")), ts,
-               json_string_value(json_object_get(v, "policy")),
-               json_string_value(json_object_get(v, "status")),
-               json_string_value(json_object_get(v, "trigger")),
-               (long long) json_integer_value(json_object_get(v, "total")),
-               (long long) json_integer_value(json_object_get(v, "failed")),
-               (long long) json_integer_value(json_object_get(v, "bytes")),
-               (long long) json_integer_value(json_object_get(v,
-                                                            "resumed_bytes")),
-               end - (long long) json_integer_value(json_object_get(v,
-                                                              "start_time")));
-
-        json_array_foreach(json_object_get(v, "tasks"), k, t) {
-            printf("  task %lld  %s -> %s  %s  copied %lld unchanged %lld "
-                   "kept %lld deleted %lld  %lld bytes%s%s\n",
-                   (long long) json_integer_value(json_object_get(t, "id")),
-                   json_string_value(json_object_get(t, "src_resource")),
-                   json_string_value(json_object_get(t, "dst_resource")),
-                   json_string_value(json_object_get(t, "status")),
-                   (long long) json_integer_value(json_object_get(t,
-                                                               "tags_copied")),
-                   (long long) json_integer_value(json_object_get(t,
-                                                            "tags_unchanged")),
-                   (long long) json_integer_value(json_object_get(t,
-                                                                 "tags_kept")),
-                   (long long) json_integer_value(json_object_get(t,
-                                                              "tags_deleted")),
-                   (long long) json_integer_value(json_object_get(t, "bytes")),
-                   json_object_get(t, "error") ? "  error: " : "",
-                   json_object_get(t, "error")
-                   ? json_string_value(json_object_get(t, "error")) : "");
-        }
-
-        if (json_object_get(v, "error")) {
-            printf("  error: %s\n",
-                   json_string_value(json_object_get(v, "error")));
-        }
+        hr_exec_print(json_array_get(all, i));
     }
 
     json_decref(all);
 
     return 0;
+}
+
+
+/* One record, as `status` shows it (both stores of records use it). */
+void
+hr_exec_print(json_t *v)
+{
+    char          ts[64];
+    size_t        k;
+    json_t       *t, *e;
+    long long     end;
+
+    hr_exec_time(json_object_get(v, "start_time"), ts, sizeof(ts));
+
+    /* a Running or Interrupted execution has no end yet */
+    end = json_integer_value(json_object_get(v, "end_time"));
+    if (end == 0) {
+        end = time(NULL);
+    }
+
+    printf("execution %lld  %s  policy %s  %s  trigger %s  tasks %lld "
+           "(%lld failed)  %lld bytes (%lld resumed)  %llds\n",
+           (long long) json_integer_value(json_object_get(v, "id")), ts,
+           json_string_value(json_object_get(v, "policy")),
+           json_string_value(json_object_get(v, "status")),
+           json_string_value(json_object_get(v, "trigger")),
+           (long long) json_integer_value(json_object_get(v, "total")),
+           (long long) json_integer_value(json_object_get(v, "failed")),
+           (long long) json_integer_value(json_object_get(v, "bytes")),
+           (long long) json_integer_value(json_object_get(v,
+                                                        "resumed_bytes")),
+           end - (long long) json_integer_value(json_object_get(v,
+                                                          "start_time")));
+
+    e = json_object_get(v, "event");
+    if (json_is_object(e)) {
+        printf("  event %s  attempt %lld  waited %lldms\n",
+               json_string_value(json_object_get(e, "what")),
+               (long long) json_integer_value(json_object_get(e, "attempt")),
+               (long long) json_integer_value(json_object_get(e,
+                                                            "waited_ms")));
+    }
+
+    json_array_foreach(json_object_get(v, "tasks"), k, t) {
+        printf("  task %lld  %s -> %s  %s  copied %lld unchanged %lld "
+               "kept %lld deleted %lld  %lld bytes%s%s\n",
+               (long long) json_integer_value(json_object_get(t, "id")),
+               json_string_value(json_object_get(t, "src_resource")),
+               json_string_value(json_object_get(t, "dst_resource")),
+               json_string_value(json_object_get(t, "status")),
+               (long long) json_integer_value(json_object_get(t,
+                                                           "tags_copied")),
+               (long long) json_integer_value(json_object_get(t,
+                                                        "tags_unchanged")),
+               (long long) json_integer_value(json_object_get(t,
+                                                             "tags_kept")),
+               (long long) json_integer_value(json_object_get(t,
+                                                          "tags_deleted")),
+               (long long) json_integer_value(json_object_get(t, "bytes")),
+               json_object_get(t, "error") ? "  error: " : "",
+               json_object_get(t, "error")
+               ? json_string_value(json_object_get(t, "error")) : "");
+    }
+
+    if (json_object_get(v, "error")) {
+        printf("  error: %s\n",
+               json_string_value(json_object_get(v, "error")));
+    }
 }
 
 

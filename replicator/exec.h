@@ -3,10 +3,24 @@
  * (ROOT/_harbor_edge by default), where distribution never looks.
  *
  *   executions.jsonl   JSON lines: an execution's "Running" line when it
- *                      starts, then its result with its tasks (policy,
- *                      status, counts, bytes, errors, times); the last
- *                      line of an id wins
+ *                      starts, then its result; the last line of an id
+ *                      wins
  *   gc.lease           flock(2)ed: shared by runs, exclusive by gc
+ *
+ * One record schema for every execution, whatever caused it (plan.c makes
+ * them; policy runs go to executions.jsonl, event-driven ones to Redis,
+ * exec_redis.h):
+ *
+ *   {"id", "policy", "trigger" (manual|scheduled|event_based|on_demand),
+ *    "status" (Running|Succeed|Failed|NotFound|Stopped|Interrupted),
+ *    "start_time", "end_time", "total", "succeed", "failed", "bytes",
+ *    "resumed_bytes", "blobs_fetched", "blobs_linked", ["error"],
+ *    ["event": {"what", "source", "lines", "attempt", "waited_ms",
+ *               "occurred_at"}],
+ *    "tasks": [{"id", "src_resource", "dst_resource", "status",
+ *               "tags_copied", "tags_unchanged", "tags_kept",
+ *               "tags_deleted", "bytes", "start_time", "end_time",
+ *               ["error"]}]}
  */
 
 #ifndef HR_EXEC_H
@@ -23,6 +37,9 @@ long long hr_exec_next_id(hr_ctx_t *ctx);
 long long hr_exec_begin(hr_ctx_t *ctx, const char *policy,
     const char *trigger, time_t start);
 int hr_exec_append(hr_ctx_t *ctx, json_t *rec, char *err, size_t errlen);
+
+/* One record, as `status` prints it, whichever store holds it. */
+void hr_exec_print(json_t *rec);
 
 /* Prints the last executions; json: one array on stdout. */
 int hr_exec_status(hr_ctx_t *ctx, int json, char *err, size_t errlen);

@@ -13,11 +13,11 @@
 
 #include <hiredis/hiredis.h>
 
+#include "exec.h"
 #include "exec_redis.h"
 #include "redis_addr.h"
 
 
-static void hr_exec_redis_print(json_t *rec);
 
 
 long long
@@ -148,45 +148,6 @@ hr_exec_redis_count(hr_queue_t *q, const char *field, long long n)
 }
 
 
-static void
-hr_exec_redis_print(json_t *rec)
-{
-    char          ts[32];
-    time_t        t;
-    struct tm     tm;
-    const char   *err;
-
-    t = (time_t) json_integer_value(json_object_get(rec, "start_time"));
-    gmtime_r(&t, &tm);
-    strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-
-    err = json_string_value(json_object_get(rec, "error"));
-
-    printf("execution %lld  %s  policy %s  %s  trigger %s  %s  %s -> %s  "
-           "manifests %lld blobs %lld (+%lld linked) tags %lld copied "
-           "%lld deleted  %lld bytes  %lldms  attempt %lld%s%s\n",
-           (long long) json_integer_value(json_object_get(rec, "id")), ts,
-           json_string_value(json_object_get(rec, "policy")),
-           json_string_value(json_object_get(rec, "status")),
-           json_string_value(json_object_get(rec, "trigger")),
-           json_string_value(json_object_get(rec, "event")),
-           json_string_value(json_object_get(rec, "src_resource")),
-           json_string_value(json_object_get(rec, "dst_resource")),
-           (long long) json_integer_value(json_object_get(rec, "manifests")),
-           (long long) json_integer_value(json_object_get(rec,
-                                                          "blobs_fetched")),
-           (long long) json_integer_value(json_object_get(rec,
-                                                          "blobs_linked")),
-           (long long) json_integer_value(json_object_get(rec,
-                                                          "tags_copied")),
-           (long long) json_integer_value(json_object_get(rec,
-                                                          "tags_deleted")),
-           (long long) json_integer_value(json_object_get(rec, "bytes")),
-           (long long) json_integer_value(json_object_get(rec,
-                                                          "duration_ms")),
-           (long long) json_integer_value(json_object_get(rec, "attempt")),
-           err ? "  error: " : "", err ? err : "");
-}
 
 
 int
@@ -320,7 +281,7 @@ hr_exec_redis_status(const char *addr, const char *queue, int json,
         }
 
         json_array_foreach(execs, i, rec) {
-            hr_exec_redis_print(rec);
+            hr_exec_print(rec);
         }
     }
 

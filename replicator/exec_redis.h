@@ -5,8 +5,9 @@
  * manual and scheduled ones; an event-driven edge may see thousands of
  * misses a day, which a file that is re-read for every id cannot take).
  *
- *   <queue>:exec:<id>     hash: json (the whole record), status, policy,
- *                         trigger, start_time; expires after 7 days
+ *   <queue>:exec:<id>     hash: json (the whole record, exec.h's schema),
+ *                         status, policy, trigger, start_time; expires
+ *                         after 7 days
  *   <queue>:executions    sorted set of ids (score: the id), the newest
  *                         HR_EXEC_REDIS_MAX kept
  *   <queue>:stats         hash of counters (HINCRBY): events, copied,

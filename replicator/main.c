@@ -44,6 +44,8 @@
 static void hr_usage(FILE *fp);
 static int hr_ctx_open(hr_ctx_t *ctx, const char *conf, char *err,
     size_t errlen);
+static int hr_ctx_check(hr_config_t *cf, const char *conf, char *err,
+    size_t errlen);
 static void hr_ctx_close(hr_ctx_t *ctx);
 static int hr_ctx_start(hr_ctx_t *ctx, char *err, size_t errlen);
 static int hr_cmd_check(hr_ctx_t *ctx);
@@ -52,7 +54,8 @@ static int hr_cmd_daemon(hr_ctx_t *ctx);
 static int hr_cmd_status(hr_ctx_t *ctx, int json);
 static int hr_cmd_metrics(hr_ctx_t *ctx, const char *output);
 static int hr_reload(hr_ctx_t *ctx);
-static int hr_run_policy(hr_ctx_t *ctx, hr_policy_t *p, const char *trigger);
+static int hr_run_policy(hr_ctx_t *ctx, hr_config_t *cf, hr_policy_t *p,
+    const char *trigger);
 
 
 static void
@@ -73,32 +76,44 @@ static int
 hr_ctx_open(hr_ctx_t *ctx, const char *conf, char *err, size_t errlen)
 {
     memset(ctx, 0, sizeof(hr_ctx_t));
-    ctx->lease_fd = -1;
     ctx->conf_path = conf;
 
     hr_log_init(&ctx->log, stderr, NULL);
 
-    if (hr_config_load(&ctx->cf, conf, err, errlen) == -1) {
+    ctx->cf = hr_config_open(conf, err, errlen);
+    if (ctx->cf == NULL) {
         return -1;
     }
 
-    if (hr_log_level(ctx->cf.log_level) == -1) {
+    if (hr_ctx_check(ctx->cf, conf, err, errlen) == -1) {
+        return -1;
+    }
+
+    hr_log_init(&ctx->log, stderr, ctx->cf->log_level);
+
+    return 0;
+}
+
+
+/* What a configuration needs beyond its syntax, at a start or a reload. */
+static int
+hr_ctx_check(hr_config_t *cf, const char *conf, char *err, size_t errlen)
+{
+    if (hr_log_level(cf->log_level) == -1) {
         snprintf(err, errlen, "%s: log_level: unknown level \"%s\"", conf,
-                 ctx->cf.log_level);
+                 cf->log_level);
         return -1;
     }
 
-    hr_log_init(&ctx->log, stderr, ctx->cf.log_level);
-
-    if (ctx->cf.store_root == NULL || ctx->cf.store_root[0] != '/') {
+    if (cf->store_root == NULL || cf->store_root[0] != '/') {
         snprintf(err, errlen, "%s: storage.root: an absolute path is needed",
                  conf);
         return -1;
     }
 
-    if (ctx->cf.primary.url == NULL
-        || (strncmp(ctx->cf.primary.url, "http://", 7) != 0
-            && strncmp(ctx->cf.primary.url, "https://", 8) != 0))
+    if (cf->primary.url == NULL
+        || (strncmp(cf->primary.url, "http://", 7) != 0
+            && strncmp(cf->primary.url, "https://", 8) != 0))
     {
         snprintf(err, errlen, "%s: primary.url: an http:// or https:// URL "
                  "is needed", conf);
@@ -112,22 +127,19 @@ hr_ctx_open(hr_ctx_t *ctx, const char *conf, char *err, size_t errlen)
 static void
 hr_ctx_close(hr_ctx_t *ctx)
 {
+    hr_engine_free(ctx->engine);
     hr_http_free(ctx->http);
     hr_loop_free(ctx->loop);
     hr_store_free(&ctx->store);
-    hr_config_free(&ctx->cf);
-
-    if (ctx->lease_fd != -1) {
-        close(ctx->lease_fd);
-    }
+    hr_config_release(ctx->cf);
 }
 
 
 static int
 hr_ctx_start(hr_ctx_t *ctx, char *err, size_t errlen)
 {
-    if (hr_store_init(&ctx->store, ctx->cf.store_root, ctx->cf.state_dir,
-                      ctx->cf.store_group, err, errlen)
+    if (hr_store_init(&ctx->store, ctx->cf->store_root, ctx->cf->state_dir,
+                      ctx->cf->store_group, err, errlen)
         == -1)
     {
         return -1;
@@ -142,8 +154,14 @@ hr_ctx_start(hr_ctx_t *ctx, char *err, size_t errlen)
         return -1;
     }
 
-    ctx->http = hr_http_create(ctx->loop, ctx->cf.concurrency, err, errlen);
+    ctx->http = hr_http_create(ctx->loop, ctx->cf->concurrency, err, errlen);
     if (ctx->http == NULL) {
+        return -1;
+    }
+
+    ctx->engine = hr_engine_create(ctx->loop, ctx->http, ctx->cf->concurrency,
+                                   ctx->cf->concurrency, err, errlen);
+    if (ctx->engine == NULL) {
         return -1;
     }
 
@@ -157,11 +175,11 @@ hr_cmd_check(hr_ctx_t *ctx)
     size_t   i, j;
     time_t   next;
 
-    for (i = 0; i < ctx->cf.npolicies; i++) {
-        hr_policy_t  *p = &ctx->cf.policies[i];
+    for (i = 0; i < ctx->cf->npolicies; i++) {
+        hr_policy_t  *p = &ctx->cf->policies[i];
 
         for (j = 0; j < i; j++) {
-            if (strcmp(ctx->cf.policies[j].name, p->name) == 0) {
+            if (strcmp(ctx->cf->policies[j].name, p->name) == 0) {
                 fprintf(stderr, "harbor-replicator: %s: policies[%zu].name: "
                         "\"%s\" is used twice\n", ctx->conf_path, i, p->name);
                 return HR_EXIT_USAGE;
@@ -183,18 +201,24 @@ hr_cmd_check(hr_ctx_t *ctx)
     fprintf(stderr, "harbor-replicator: the configuration file %s syntax is "
             "ok\nharbor-replicator: configuration file %s test is "
             "successful (%zu policies)\n", ctx->conf_path, ctx->conf_path,
-            ctx->cf.npolicies);
+            ctx->cf->npolicies);
 
     return 0;
 }
 
 
+/*
+ * One policy execution, in a job.  Holds the gc lease shared and, with
+ * single_active_replication, the policy's own lock.
+ */
 static int
-hr_run_policy(hr_ctx_t *ctx, hr_policy_t *p, const char *trigger)
+hr_run_policy(hr_ctx_t *ctx, hr_config_t *cf, hr_policy_t *p,
+    const char *trigger)
 {
-    int     rc, lease, one;
-    char    err[HR_ERR_LEN], path[PATH_MAX], name[128];
-    size_t  i;
+    int            rc, lease, one;
+    char           err[HR_ERR_LEN], path[PATH_MAX], name[128];
+    size_t         i;
+    hr_plan_req_t  rq;
 
     /* shared with other runs, exclusive of gc */
     lease = hr_exec_lease(ctx, 0, 1, err, sizeof(err));
@@ -205,9 +229,9 @@ hr_run_policy(hr_ctx_t *ctx, hr_policy_t *p, const char *trigger)
     }
 
     /*
-     * single_active_replication: skip while another process (a daemon, a
-     * manual run) executes the same policy.  Without it overlapping runs
-     * are still safe: a blob has one writer at a time (store.c).
+     * single_active_replication: skip while another execution (this
+     * daemon's, another process's) runs the same policy.  Without it
+     * overlapping runs are still safe: a blob has one writer at a time.
      */
     one = -1;
 
@@ -231,7 +255,12 @@ hr_run_policy(hr_ctx_t *ctx, hr_policy_t *p, const char *trigger)
         }
     }
 
-    rc = hr_plan_run(ctx, p, trigger, err, sizeof(err));
+    memset(&rq, 0, sizeof(rq));
+    rq.cf = cf;
+    rq.p = p;
+    rq.trigger = trigger;
+
+    rc = hr_plan_execute(ctx, &rq, NULL, err, sizeof(err));
 
     if (one != -1) {
         close(one);
@@ -243,82 +272,211 @@ hr_run_policy(hr_ctx_t *ctx, hr_policy_t *p, const char *trigger)
 }
 
 
-static int
-hr_cmd_run(hr_ctx_t *ctx, const char *policy)
+/* A job of policy executions: one policy, or every enabled one in turn. */
+typedef struct {
+    hr_ctx_t     *ctx;
+    hr_config_t  *cf;               /* held for the job's life */
+    hr_policy_t  *p;                /* NULL: every enabled policy */
+    const char   *trigger;
+    int           ran;
+    int           failed;
+} hr_runjob_t;
+
+
+static void
+hr_run_job(hr_job_t *j)
 {
-    int           ran, failed;
     size_t        i;
+    hr_runjob_t  *rj;
     hr_policy_t  *p;
 
-    if (policy != NULL) {
-        p = hr_config_policy(&ctx->cf, policy);
-        if (p == NULL) {
-            fprintf(stderr, "harbor-replicator: no policy named \"%s\" in "
-                    "%s\n", policy, ctx->conf_path);
-            return HR_EXIT_USAGE;
-        }
+    rj = j->data;
 
-        return hr_run_policy(ctx, p, "manual") == 0 ? 0 : HR_EXIT_FAILED;
+    if (rj->p != NULL) {
+        rj->ran = 1;
+        rj->failed = hr_run_policy(rj->ctx, rj->cf, rj->p, rj->trigger) == -1;
+        return;
     }
 
-    ran = 0;
-    failed = 0;
-
-    for (i = 0; i < ctx->cf.npolicies && !hr_loop_term(ctx->loop); i++) {
-        p = &ctx->cf.policies[i];
+    for (i = 0; i < rj->cf->npolicies && !hr_job_stopping(j); i++) {
+        p = &rj->cf->policies[i];
 
         if (!p->enabled) {
-            hr_log(&ctx->log, HR_LOG_INFO, "policy \"%s\" is disabled",
+            hr_log(&rj->ctx->log, HR_LOG_INFO, "policy \"%s\" is disabled",
                    p->name);
             continue;
         }
 
-        ran++;
+        rj->ran++;
 
-        if (hr_run_policy(ctx, p, "manual") == -1) {
-            failed++;
+        if (hr_run_policy(rj->ctx, rj->cf, p, rj->trigger) == -1) {
+            rj->failed++;
         }
     }
+}
 
-    hr_log(&ctx->log, failed ? HR_LOG_ERROR : HR_LOG_INFO,
-           "run: %d policies, %d failed", ran, failed);
 
-    return failed ? HR_EXIT_FAILED : 0;
+static void
+hr_run_job_done(hr_job_t *j)
+{
+    hr_runjob_t  *rj;
+
+    rj = j->data;
+
+    /* the daemon's scheduled jobs are not waited for: they clean up here */
+    if (strcmp(rj->trigger, "scheduled") == 0) {
+        hr_config_release(rj->cf);
+        free(rj);
+    }
 }
 
 
 static int
-hr_reload(hr_ctx_t *ctx)
+hr_run_spawn(hr_ctx_t *ctx, hr_runjob_t *rj)
 {
-    char         err[HR_ERR_LEN];
-    hr_config_t  ncf;
+    char  err[HR_ERR_LEN], name[160];
 
-    if (hr_config_load(&ncf, ctx->conf_path, err, sizeof(err)) == -1) {
-        hr_log(&ctx->log, HR_LOG_ERROR, "reload: %s; keeping the running "
-               "configuration", err);
-        hr_config_free(&ncf);
-        return -1;
-    }
+    snprintf(name, sizeof(name), "%s %s", rj->trigger,
+             rj->p ? rj->p->name : "(every policy)");
 
-    if (ncf.store_root == NULL
-        || strcmp(ncf.store_root, ctx->cf.store_root) != 0)
+    if (hr_engine_spawn(ctx->engine, HR_PRIO_SCHEDULE, name, hr_run_job,
+                        hr_run_job_done, rj, err, sizeof(err))
+        == NULL)
     {
-        hr_log(&ctx->log, HR_LOG_ERROR, "reload: storage.root cannot change "
-               "without a restart; keeping the running configuration");
-        hr_config_free(&ncf);
+        hr_log(&ctx->log, HR_LOG_ERROR, "%s: %s", name, err);
         return -1;
     }
-
-    hr_config_free(&ctx->cf);
-    ctx->cf = ncf;
-    hr_log_init(&ctx->log, stderr, ctx->cf.log_level);
-
-    hr_log(&ctx->log, HR_LOG_INFO, "reload: %zu policies", ctx->cf.npolicies);
 
     return 0;
 }
 
 
+/* `run`: the engine with one job, until it ends. */
+static int
+hr_cmd_run(hr_ctx_t *ctx, const char *policy)
+{
+    hr_runjob_t  rj;
+
+    memset(&rj, 0, sizeof(rj));
+    rj.ctx = ctx;
+    rj.cf = ctx->cf;
+    rj.trigger = "manual";
+
+    if (policy != NULL) {
+        rj.p = hr_config_policy(ctx->cf, policy);
+        if (rj.p == NULL) {
+            fprintf(stderr, "harbor-replicator: no policy named \"%s\" in "
+                    "%s\n", policy, ctx->conf_path);
+            return HR_EXIT_USAGE;
+        }
+    }
+
+    if (hr_run_spawn(ctx, &rj) == -1) {
+        return HR_EXIT_FAILED;
+    }
+
+    while (hr_engine_jobs(ctx->engine, -1) > 0) {
+        if (hr_engine_turn(ctx->engine, 1000) == -1) {
+            hr_log(&ctx->log, HR_LOG_ERROR, "epoll_wait() failed: %s",
+                   strerror(errno));
+            return HR_EXIT_FAILED;
+        }
+    }
+
+    if (policy == NULL) {
+        hr_log(&ctx->log, rj.failed ? HR_LOG_ERROR : HR_LOG_INFO,
+               "run: %d policies, %d failed", rj.ran, rj.failed);
+    }
+
+    return rj.failed ? HR_EXIT_FAILED : 0;
+}
+
+
+/*
+ * SIGHUP: a new configuration for the jobs that start from now on; the
+ * running ones keep theirs until they end.
+ */
+static int
+hr_reload(hr_ctx_t *ctx)
+{
+    char          err[HR_ERR_LEN];
+    hr_config_t  *ncf;
+
+    ncf = hr_config_open(ctx->conf_path, err, sizeof(err));
+
+    if (ncf == NULL
+        || hr_ctx_check(ncf, ctx->conf_path, err, sizeof(err)) == -1)
+    {
+        hr_log(&ctx->log, HR_LOG_ERROR, "reload: %s; keeping the running "
+               "configuration", err);
+        hr_config_release(ncf);
+        return -1;
+    }
+
+    if (strcmp(ncf->store_root, ctx->cf->store_root) != 0) {
+        hr_log(&ctx->log, HR_LOG_ERROR, "reload: storage.root cannot change "
+               "without a restart; keeping the running configuration");
+        hr_config_release(ncf);
+        return -1;
+    }
+
+    if ((ncf->redis == NULL) != (ctx->cf->redis == NULL)
+        || (ncf->redis != NULL && strcmp(ncf->redis, ctx->cf->redis) != 0))
+    {
+        hr_log(&ctx->log, HR_LOG_WARN, "reload: redis changes at the next "
+               "restart only");
+    }
+
+    hr_config_release(ctx->cf);
+    ctx->cf = ncf;
+    hr_log_init(&ctx->log, stderr, ctx->cf->log_level);
+    hr_engine_limits(ctx->engine, ctx->cf->concurrency,
+                     ctx->cf->concurrency);
+
+    hr_log(&ctx->log, HR_LOG_INFO, "reload: %zu policies", ctx->cf->npolicies);
+
+    return 0;
+}
+
+
+/* When each scheduled policy of the current configuration runs next. */
+static time_t *
+hr_daemon_schedule(hr_ctx_t *ctx)
+{
+    size_t        i;
+    time_t       *next, now;
+    hr_policy_t  *p;
+
+    next = calloc(ctx->cf->npolicies + 1, sizeof(time_t));
+    if (next == NULL) {
+        return NULL;
+    }
+
+    now = time(NULL);
+
+    for (i = 0; i < ctx->cf->npolicies; i++) {
+        p = &ctx->cf->policies[i];
+        next[i] = (time_t) -1;
+
+        if (p->enabled && p->trigger == HR_TRIGGER_SCHEDULED) {
+            next[i] = hr_cron_next(&p->cron_parsed, now);
+
+            if (next[i] != (time_t) -1) {
+                hr_log(&ctx->log, HR_LOG_DEBUG, "policy \"%s\": next at %lld",
+                       p->name, (long long) next[i]);
+            }
+        }
+    }
+
+    return next;
+}
+
+
+/*
+ * The daemon: one loop.  Each turn starts the policies whose time has come
+ * and the events that are due as jobs of the engine, then runs the engine
+ * for a turn; nothing waits for anything else.
+ */
 static int
 hr_cmd_daemon(hr_ctx_t *ctx)
 {
@@ -326,19 +484,19 @@ hr_cmd_daemon(hr_ctx_t *ctx)
     long          ms, due;
     char          err[HR_ERR_LEN];
     size_t        i;
-    time_t        now, *next, soonest;
-    hr_policy_t  *p;
+    time_t        now, *next, soonest, until;
     hr_events_t  *ev;
+    hr_runjob_t  *rj;
 
     hr_log(&ctx->log, HR_LOG_INFO, "daemon started, pid %d, %zu policies%s%s",
-           (int) getpid(), ctx->cf.npolicies,
-           ctx->cf.redis ? ", events from Redis at " : "",
-           ctx->cf.redis ? ctx->cf.redis : "");
+           (int) getpid(), ctx->cf->npolicies,
+           ctx->cf->redis ? ", events from Redis at " : "",
+           ctx->cf->redis ? ctx->cf->redis : "");
 
     /* event_based policies and misses: the queue the module fills */
     ev = NULL;
 
-    if (ctx->cf.redis != NULL) {
+    if (ctx->cf->redis != NULL) {
         ev = hr_events_start(ctx, err, sizeof(err));
         if (ev == NULL) {
             hr_log(&ctx->log, HR_LOG_ERROR, "events: %s", err);
@@ -346,94 +504,87 @@ hr_cmd_daemon(hr_ctx_t *ctx)
         }
     }
 
-    next = NULL;
-    rc = 0;
+    next = hr_daemon_schedule(ctx);
+    rc = next != NULL ? 0 : HR_EXIT_FAILED;
 
-    for ( ;; ) {
-        free(next);
-        next = calloc(ctx->cf.npolicies + 1, sizeof(time_t));
-        if (next == NULL) {
-            hr_log(&ctx->log, HR_LOG_ERROR, "out of memory");
-            rc = HR_EXIT_FAILED;
+    while (next != NULL) {
+        if (hr_loop_term(ctx->loop)) {
+            hr_log(&ctx->log, HR_LOG_INFO, "daemon: stopping on a signal");
             break;
         }
 
-        now = time(NULL);
-
-        for (i = 0; i < ctx->cf.npolicies; i++) {
-            p = &ctx->cf.policies[i];
-            next[i] = (time_t) -1;
-
-            if (p->enabled && p->trigger == HR_TRIGGER_SCHEDULED) {
-                next[i] = hr_cron_next(&p->cron_parsed, now);
-
-                if (next[i] != (time_t) -1) {
-                    hr_log(&ctx->log, HR_LOG_DEBUG, "policy \"%s\": next at "
-                           "%lld", p->name, (long long) next[i]);
-                }
+        if (hr_loop_hup(ctx->loop, 1) && hr_reload(ctx) == 0) {
+            free(next);
+            next = hr_daemon_schedule(ctx);
+            if (next == NULL) {
+                rc = HR_EXIT_FAILED;
+                break;
             }
         }
 
-        /* wait for the soonest, an event, a signal, or a HUP */
-        for ( ;; ) {
-            if (hr_loop_term(ctx->loop)) {
-                hr_log(&ctx->log, HR_LOG_INFO, "daemon: stopping on a signal");
-                goto done;
-            }
+        now = time(NULL);
+        soonest = (time_t) -1;
 
-            if (hr_loop_hup(ctx->loop, 1)) {
-                hr_reload(ctx);
-                break;
-            }
-
-            now = time(NULL);
-            soonest = (time_t) -1;
-
-            for (i = 0; i < ctx->cf.npolicies; i++) {
-                if (next[i] != (time_t) -1
-                    && (soonest == (time_t) -1 || next[i] < soonest))
-                {
-                    soonest = next[i];
-                }
-            }
-
-            if (soonest != (time_t) -1 && soonest <= now) {
-                for (i = 0; i < ctx->cf.npolicies; i++) {
-                    if (next[i] != (time_t) -1 && next[i] <= now
-                        && !hr_loop_term(ctx->loop))
-                    {
-                        hr_run_policy(ctx, &ctx->cf.policies[i], "scheduled");
-                        next[i] = hr_cron_next(&ctx->cf.policies[i].cron_parsed,
-                                               time(NULL));
-                    }
-                }
+        for (i = 0; i < ctx->cf->npolicies; i++) {
+            if (next[i] == (time_t) -1) {
                 continue;
             }
 
-            ms = soonest == (time_t) -1 ? 60000 : (long) (soonest - now) * 1000;
-            if (ms > 60000) {
-                ms = 60000;
-            }
+            if (next[i] <= now) {
+                rj = calloc(1, sizeof(hr_runjob_t));
 
-            /* one event per turn, so cron and signals are never starved */
-            if (ev != NULL) {
-                due = hr_events_dispatch(ev);
+                if (rj != NULL) {
+                    rj->ctx = ctx;
+                    rj->cf = hr_config_hold(ctx->cf);
+                    rj->p = &ctx->cf->policies[i];
+                    rj->trigger = "scheduled";
 
-                if (due >= 0 && due < ms) {
-                    ms = due;
+                    if (hr_run_spawn(ctx, rj) == -1) {
+                        hr_config_release(rj->cf);
+                        free(rj);
+                    }
                 }
+
+                next[i] = hr_cron_next(&ctx->cf->policies[i].cron_parsed,
+                                       now + 1);
             }
 
-            if (hr_loop_once(ctx->loop, ms) == -1 && errno != EINTR) {
-                hr_log(&ctx->log, HR_LOG_ERROR, "epoll_wait() failed: %s",
-                       strerror(errno));
-                rc = HR_EXIT_FAILED;
-                goto done;
+            if (next[i] != (time_t) -1
+                && (soonest == (time_t) -1 || next[i] < soonest))
+            {
+                soonest = next[i];
             }
+        }
+
+        ms = soonest == (time_t) -1 ? 60000 : (long) (soonest - now) * 1000;
+        if (ms > 60000) {
+            ms = 60000;
+        }
+
+        if (ev != NULL) {
+            due = hr_events_dispatch(ev);
+
+            if (due >= 0 && due < ms) {
+                ms = due;
+            }
+        }
+
+        if (hr_engine_turn(ctx->engine, ms) == -1 && errno != EINTR) {
+            hr_log(&ctx->log, HR_LOG_ERROR, "epoll_wait() failed: %s",
+                   strerror(errno));
+            rc = HR_EXIT_FAILED;
+            break;
         }
     }
 
-done:
+    /* the jobs saw the stop: they suspend their transfers and end */
+    until = time(NULL) + 30;
+
+    while (hr_engine_jobs(ctx->engine, -1) > 0 && time(NULL) < until) {
+        if (hr_engine_turn(ctx->engine, 100) == -1 && errno != EINTR) {
+            break;
+        }
+    }
 
     if (ev != NULL) {
         hr_events_stop(ev);
@@ -455,9 +606,9 @@ hr_cmd_status(hr_ctx_t *ctx, int json)
     char         err[HR_ERR_LEN];
     const char  *queue;
 
-    queue = ctx->cf.redis_queue ? ctx->cf.redis_queue : HR_QUEUE_NAME;
+    queue = ctx->cf->redis_queue ? ctx->cf->redis_queue : HR_QUEUE_NAME;
 
-    if (json && ctx->cf.redis != NULL) {
+    if (json && ctx->cf->redis != NULL) {
         printf("{\"executions\":\n");
     }
 
@@ -466,7 +617,7 @@ hr_cmd_status(hr_ctx_t *ctx, int json)
         return HR_EXIT_FAILED;
     }
 
-    if (ctx->cf.redis == NULL) {
+    if (ctx->cf->redis == NULL) {
         return 0;
     }
 
@@ -476,7 +627,7 @@ hr_cmd_status(hr_ctx_t *ctx, int json)
 
     fflush(stdout);
 
-    if (hr_exec_redis_status(ctx->cf.redis, queue, json, err, sizeof(err))
+    if (hr_exec_redis_status(ctx->cf->redis, queue, json, err, sizeof(err))
         == -1)
     {
         if (json) {
@@ -513,11 +664,11 @@ hr_cmd_metrics(hr_ctx_t *ctx, const char *output)
     hr_metrics_src_init(&src);
     stats = NULL;
 
-    if (ctx->cf.redis != NULL) {
-        queue = ctx->cf.redis_queue ? ctx->cf.redis_queue : HR_QUEUE_NAME;
+    if (ctx->cf->redis != NULL) {
+        queue = ctx->cf->redis_queue ? ctx->cf->redis_queue : HR_QUEUE_NAME;
 
         /* without Redis the file still tells about the executions */
-        if (hr_metrics_redis(ctx->cf.redis, queue, &src, &stats, err,
+        if (hr_metrics_redis(ctx->cf->redis, queue, &src, &stats, err,
                              sizeof(err))
             == -1)
         {

@@ -6,9 +6,10 @@
  * downloads are shared by every task of the execution: a layer used by
  * three repositories is fetched once and linked three times.
  *
- * The fetch phase runs the loop itself and handles finished transfers
- * between turns, never from inside a curl callback: a retry, a token
- * refresh or a commit may run more transfers.
+ * The fetch phase sleeps in its job until a transfer ends, a slot frees
+ * or a claimed blob is released, and handles finished transfers then,
+ * never from inside a curl callback: a retry, a token refresh or a commit
+ * may run more transfers.
  *
  * The commit stages every task's files in one store batch, tags apart, and
  * publishes them behind three syncfs barriers (store.c, "Durability");
@@ -68,6 +69,7 @@ typedef struct {
     char         *src_repo;
     char         *dst_repo;
     char         *blob;         /* a single blob to copy, or NULL */
+    char         *gone;         /* a digest deleted on the primary, or NULL */
     char        **upstream;     /* every tag the source lists */
     size_t        nupstream;
     hr_node_t    *nodes;
@@ -81,6 +83,7 @@ typedef struct {
     int           uptodate;
     int           kept;
     int           deleted;
+    unsigned      notfound:1;   /* the primary answered 404 */
     long long     bytes;
     time_t        start;
     time_t        end;
@@ -98,11 +101,14 @@ typedef enum {
 typedef struct {
     char              digest[HR_DIGEST_LEN + 1];
     long long         size;
+    hr_job_t         *job;          /* woken when the transfer ends */
     char             *repo;         /* source repository to fetch from */
     hr_dl_state_e     state;
     int               attempts;
     int               auth_retried;
     int               busy_logged;
+    int               claimed;      /* holds the engine's claim */
+    int               slot;         /* holds a transfer slot */
     time_t            not_before;   /* retry backoff, or another's fetch */
     long long         got;          /* bytes received in this run */
     hr_xfer_t        *x;
@@ -112,6 +118,8 @@ typedef struct {
 
 typedef struct {
     hr_ctx_t         *ctx;
+    hr_job_t         *job;
+    const hr_plan_req_t  *rq;
     hr_policy_t      *p;
     hr_src_t          src;
     hr_task_t        *tasks;
@@ -123,16 +131,16 @@ typedef struct {
     long long         bytes_total;  /* blob bytes to fetch */
     long long         resumed;      /* bytes not fetched again */
     long long         linked;       /* blobs found in the store */
+    long long         started_ms;   /* for the progress log */
     int               stopped;
     hr_store_batch_t  batch;        /* the commit's files, published once */
 } hr_run_t;
 
 
-static int hr_plan_execute(hr_ctx_t *ctx, hr_policy_t *p,
-    const char *trigger, const char *repo, const char *ref,
-    const char *blob, json_t **recp, char *err, size_t errlen);
-static int hr_plan_one(hr_run_t *r, const char *repo, const char *ref,
-    const char *blob, char *err, size_t errlen);
+static int hr_plan_one(hr_run_t *r, char *err, size_t errlen);
+static int hr_plan_walk_blob(hr_run_t *r, hr_task_t *t);
+static void hr_plan_deleted(hr_run_t *r, hr_task_t *t);
+static void hr_plan_dl_end(hr_run_t *r, hr_dl_t *d);
 static int hr_plan_list(hr_run_t *r, char *err, size_t errlen);
 static int hr_plan_literal_repo(hr_policy_t *p, char ***repos, size_t *n);
 static int hr_plan_task_tags(hr_run_t *r, hr_task_t *t, char *err,
@@ -164,8 +172,8 @@ static int hr_plan_commit_node(hr_run_t *r, hr_task_t *t, size_t ni,
 static void hr_plan_delete_tags(hr_run_t *r, hr_task_t *t);
 static json_t *hr_plan_descriptor(hr_node_t *n);
 static void hr_plan_free(hr_run_t *r);
-static json_t *hr_plan_record(hr_run_t *r, const char *trigger, time_t start,
-    long long id, const char *status);
+static json_t *hr_plan_record(hr_run_t *r, time_t start, long long id,
+    const char *status);
 static int hr_plan_has(char **list, size_t n, const char *s);
 static long long hr_plan_share(long long speed, int n);
 
@@ -197,43 +205,13 @@ hr_plan_has(char **list, size_t n, const char *s)
 }
 
 
-int
-hr_plan_run(hr_ctx_t *ctx, hr_policy_t *p, const char *trigger, char *err,
-    size_t errlen)
-{
-    return hr_plan_execute(ctx, p, trigger, NULL, NULL, NULL, NULL, err,
-                           errlen);
-}
-
-
-int
-hr_plan_copy(hr_ctx_t *ctx, hr_policy_t *p, const char *repo,
-    const char *ref, const char *trigger, json_t **rec, char *err,
-    size_t errlen)
-{
-    return hr_plan_execute(ctx, p, trigger, repo, ref, NULL, rec, err,
-                           errlen);
-}
-
-
-int
-hr_plan_copy_blob(hr_ctx_t *ctx, hr_policy_t *p, const char *repo,
-    const char *digest, const char *trigger, json_t **rec, char *err,
-    size_t errlen)
-{
-    return hr_plan_execute(ctx, p, trigger, repo, NULL, digest, rec, err,
-                           errlen);
-}
-
-
 /*
- * One execution: the whole policy (repo NULL), one reference of one
- * repository, or one blob.  With rec the record is handed to the caller
- * instead of executions.jsonl.
+ * One execution: the whole policy (rq->repo NULL), one reference, one blob
+ * or one deletion.  With res the record is handed to the caller instead of
+ * executions.jsonl.
  */
-static int
-hr_plan_execute(hr_ctx_t *ctx, hr_policy_t *p, const char *trigger,
-    const char *repo, const char *ref, const char *blob, json_t **recp,
+int
+hr_plan_execute(hr_ctx_t *ctx, const hr_plan_req_t *rq, hr_plan_res_t *res,
     char *err, size_t errlen)
 {
     int          failed;
@@ -244,42 +222,65 @@ hr_plan_execute(hr_ctx_t *ctx, hr_policy_t *p, const char *trigger,
     time_t       start;
     hr_run_t     run;
     long long    id;
-    const char  *status;
+    const char  *status, *what;
 
     memset(&run, 0, sizeof(hr_run_t));
     run.ctx = ctx;
-    run.p = p;
+    run.rq = rq;
+    run.p = rq->p;
+    run.job = hr_engine_current(ctx->engine);
     hr_store_batch_init(&run.batch, &ctx->store);
 
-    if (recp != NULL) {
-        *recp = NULL;
+    if (res != NULL) {
+        res->rec = NULL;
+        res->notfound = 0;
     }
 
     start = time(NULL);
-    id = (ctx->dry_run || recp != NULL)
-         ? 0 : hr_exec_begin(ctx, p->name, trigger, start);
+    id = (ctx->dry_run || res != NULL)
+         ? 0 : hr_exec_begin(ctx, rq->p->name, rq->trigger, start);
     err[0] = '\0';
 
-    hr_src_init(&run.src, ctx, p->src ? p->src : &ctx->cf.primary);
+    hr_src_init(&run.src, ctx, rq->p->src ? rq->p->src : &rq->cf->primary);
+
+    what = rq->deleted ? " delete " : " ";
 
     hr_log(&ctx->log, HR_LOG_INFO, "execution %lld: policy \"%s\" (%s) from "
-           "%s%s%s%s%s%s", id, p->name, trigger, run.src.rc->url,
-           repo ? " " : "", repo ? repo : "",
-           ref ? ":" : (blob ? "@" : ""), ref ? ref : (blob ? blob : ""),
-           ctx->dry_run ? ", dry run" : "");
+           "%s%s%s%s%s", id, rq->p->name, rq->trigger, run.src.rc->url,
+           rq->repo ? what : "", rq->repo ? rq->repo : "",
+           rq->ref ? (hr_valid_digest(rq->ref) ? "@" : ":")
+                   : (rq->blob || rq->deleted ? "@" : ""),
+           rq->ref ? rq->ref
+                   : (rq->blob ? rq->blob
+                               : (rq->deleted ? rq->deleted : "")));
 
     failed = 0;
 
-    if ((repo == NULL ? hr_plan_list(&run, err, errlen)
-                      : hr_plan_one(&run, repo, ref, blob, err, errlen))
-        == -1)
-    {
-        hr_log(&ctx->log, HR_LOG_ERROR, "policy \"%s\": %s", p->name, err);
+    if (run.job == NULL) {
+        snprintf(err, errlen, "an execution outside a job");
         failed = 1;
         goto done;
     }
 
-    for (i = 0; i < run.ntasks && !hr_loop_term(ctx->loop); i++) {
+    if ((rq->repo == NULL ? hr_plan_list(&run, err, errlen)
+                          : hr_plan_one(&run, err, errlen))
+        == -1)
+    {
+        hr_log(&ctx->log, HR_LOG_ERROR, "policy \"%s\": %s", rq->p->name,
+               err);
+        failed = 1;
+        goto done;
+    }
+
+    if (rq->deleted != NULL) {
+        if (!ctx->dry_run) {
+            hr_plan_deleted(&run, &run.tasks[0]);
+        }
+
+        goto done;
+    }
+
+    for (i = 0; i < run.ntasks && !hr_job_stopping(run.job); i++) {
         hr_plan_walk_task(&run, &run.tasks[i]);
     }
 
@@ -320,6 +321,10 @@ hr_plan_execute(hr_ctx_t *ctx, hr_policy_t *p, const char *trigger,
 done:
 
     for (i = 0; i < run.ntasks; i++) {
+        if (run.tasks[i].notfound && res != NULL) {
+            res->notfound = 1;
+        }
+
         if (run.tasks[i].failed) {
             failed = 1;
 
@@ -330,23 +335,30 @@ done:
         }
     }
 
-    if (run.stopped || hr_loop_term(ctx->loop)) {
+    if (run.stopped || (run.job != NULL && hr_job_stopping(run.job))) {
         status = "Stopped";
         failed = 1;
+
+    } else if (failed && res != NULL && res->notfound) {
+        status = "NotFound";
 
     } else {
         status = failed ? "Failed" : "Succeed";
     }
 
     if (!ctx->dry_run) {
-        rec = hr_plan_record(&run, trigger, start, id, status);
+        rec = hr_plan_record(&run, start, id, status);
         if (rec != NULL) {
             if (err[0] != '\0') {
                 json_object_set_new(rec, "error", json_string(err));
             }
 
-            if (recp != NULL) {
-                *recp = rec;
+            if (rq->event != NULL) {
+                json_object_set(rec, "event", rq->event);
+            }
+
+            if (res != NULL) {
+                res->rec = rec;
                 rec = NULL;
 
             } else if (hr_exec_append(ctx, rec, lerr, sizeof(lerr)) == -1) {
@@ -359,15 +371,16 @@ done:
 
     secs = (double) (time(NULL) - start);
 
-    hr_log(&ctx->log, failed ? HR_LOG_ERROR : HR_LOG_INFO,
+    hr_log(&ctx->log, failed && strcmp(status, "NotFound") != 0
+                      ? HR_LOG_ERROR : HR_LOG_INFO,
            "execution %lld: policy \"%s\" %s: %zu tasks, %lld bytes fetched "
            "(%lld resumed), %zu blobs fetched, %lld already stored, %.0fs, "
-           "%.1f MiB/s", id, p->name, status, run.ntasks, run.bytes,
+           "%.1f MiB/s", id, rq->p->name, status, run.ntasks, run.bytes,
            run.resumed, run.ndls, run.linked, secs,
            run.bytes / 1048576.0 / (secs > 0 ? secs : 1));
 
     if (failed && err[0] == '\0') {
-        snprintf(err, errlen, "policy \"%s\": %s", p->name, status);
+        snprintf(err, errlen, "policy \"%s\": %s", rq->p->name, status);
     }
 
     hr_plan_free(&run);
@@ -376,20 +389,27 @@ done:
 }
 
 
-/* One task for one reference or one blob of repo. */
+/* One task for one reference, one blob or one deletion of rq->repo. */
 static int
-hr_plan_one(hr_run_t *r, const char *repo, const char *ref, const char *blob,
-    char *err, size_t errlen)
+hr_plan_one(hr_run_t *r, char *err, size_t errlen)
 {
-    char        dst[512];
-    hr_task_t  *t;
+    char                  dst[512];
+    hr_task_t            *t;
+    const char           *repo;
+    const hr_plan_req_t  *rq;
+
+    rq = r->rq;
+    repo = rq->repo;
 
     if (!hr_valid_repo(repo)
-        || (ref != NULL && !hr_valid_tag(ref) && !hr_valid_digest(ref))
-        || (blob != NULL && !hr_valid_digest(blob)))
+        || (rq->ref != NULL && !hr_valid_tag(rq->ref)
+            && !hr_valid_digest(rq->ref))
+        || (rq->blob != NULL && !hr_valid_digest(rq->blob))
+        || (rq->deleted != NULL && !hr_valid_digest(rq->deleted))
+        || (rq->ref == NULL && rq->blob == NULL && rq->deleted == NULL))
     {
         snprintf(err, errlen, "bad reference \"%.256s\" \"%.100s\"", repo,
-                 ref ? ref : (blob ? blob : ""));
+                 rq->ref ? rq->ref : (rq->blob ? rq->blob : ""));
         return -1;
     }
 
@@ -420,9 +440,15 @@ hr_plan_one(hr_run_t *r, const char *repo, const char *ref, const char *blob,
         return -1;
     }
 
-    if (blob != NULL) {
-        t->blob = strdup(blob);
-        if (t->blob == NULL) {
+    if (rq->blob != NULL || rq->deleted != NULL) {
+        t->blob = rq->blob ? strdup(rq->blob) : NULL;
+        t->gone = rq->deleted ? strdup(rq->deleted) : NULL;
+
+        if ((rq->blob != NULL && t->blob == NULL)
+            || (rq->deleted != NULL && t->gone == NULL)
+            || (rq->deleted != NULL && rq->ref != NULL
+                && hr_plan_add_tag(t, rq->ref) == -1))
+        {
             snprintf(err, errlen, "out of memory");
             return -1;
         }
@@ -439,7 +465,7 @@ hr_plan_one(hr_run_t *r, const char *repo, const char *ref, const char *blob,
         err[0] = '\0';
     }
 
-    if (hr_plan_add_tag(t, ref) == -1) {
+    if (hr_plan_add_tag(t, rq->ref) == -1) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
@@ -1207,6 +1233,52 @@ hr_plan_referrers(hr_run_t *r, hr_task_t *t, size_t ni, int depth,
 }
 
 
+/*
+ * A blob asked for by itself (a client missed it): linked into the
+ * destination only when the primary serves it from the source repository,
+ * even when the store holds it already for another repository — or a
+ * private repository's layer could be read through a public one.  The HEAD
+ * also gives the size the fetch is checked against.
+ */
+static int
+hr_plan_walk_blob(hr_run_t *r, hr_task_t *t)
+{
+    char        url[512], scope[512];
+    hr_xfer_t  *x;
+    long long   size;
+
+    snprintf(url, sizeof(url), "/v2/%s/blobs/%s", t->src_repo, t->blob);
+    hr_reg_scope(scope, sizeof(scope), t->src_repo);
+
+    x = hr_reg_get(&r->src, url, scope, NULL, 4096, 1, t->err,
+                   sizeof(t->err));
+    if (x == NULL) {
+        t->failed = 1;
+        return -1;
+    }
+
+    if (x->status != 200) {
+        t->notfound = x->status == 404;
+        snprintf(t->err, sizeof(t->err), "HEAD %.400s: HTTP %ld", url,
+                 x->status);
+        hr_xfer_free(x);
+        t->failed = 1;
+        return -1;
+    }
+
+    size = x->content_length;
+    hr_xfer_free(x);
+
+    if (hr_plan_need_blob(r, t, t->blob, size, t->err, sizeof(t->err)) == -1)
+    {
+        t->failed = 1;
+        return -1;
+    }
+
+    return 0;
+}
+
+
 static int
 hr_plan_walk_task(hr_run_t *r, hr_task_t *t)
 {
@@ -1222,20 +1294,12 @@ hr_plan_walk_task(hr_run_t *r, hr_task_t *t)
     }
 
     if (t->blob != NULL) {
-        /* the size is not known: the digest alone is checked */
-        if (hr_plan_need_blob(r, t, t->blob, -1, t->err, sizeof(t->err))
-            == -1)
-        {
-            t->failed = 1;
-            return -1;
-        }
-
-        return 0;
+        return hr_plan_walk_blob(r, t);
     }
 
     /* t->tags grows while we walk (accessory tags): index, not pointer */
     for (k = 0; k < t->ntags; k++) {
-        if (hr_loop_term(r->ctx->loop)) {
+        if (hr_job_stopping(r->job)) {
             return -1;
         }
 
@@ -1283,6 +1347,7 @@ hr_plan_walk_task(hr_run_t *r, hr_task_t *t)
         {
             hr_buf_free(&b);
             t->failed = 1;
+            t->notfound = r->src.status == 404 && k == 0;
             hr_log(&r->ctx->log, HR_LOG_ERROR, "%s:%s: %s", t->src_repo,
                    t->tags[k].tag, t->err);
             return -1;
@@ -1374,14 +1439,62 @@ hr_plan_dl_done(hr_xfer_t *x)
 
     d = x->data;
     d->state = HR_DL_FINISHED;
+    hr_job_wake(d->job);
 }
 
 
+/* Gives back the slot and, once the blob is settled, the claim. */
+static void
+hr_plan_dl_end(hr_run_t *r, hr_dl_t *d)
+{
+    if (d->slot) {
+        d->slot = 0;
+        hr_job_slot_release(r->job);
+    }
+
+    if (d->claimed
+        && (d->state == HR_DL_OK || d->state == HR_DL_FAILED || r->stopped))
+    {
+        d->claimed = 0;
+        hr_engine_blob_release(r->ctx->engine, d->digest, r->job);
+    }
+}
+
+
+/*
+ * Starts d: 0 when it runs or is settled, -1 when it waits (another job's
+ * fetch of the same blob, another process, a backoff) or failed, -2 when
+ * no transfer slot is free: nothing more can start now.
+ */
 static int
 hr_plan_dl_start(hr_run_t *r, hr_dl_t *d, int par)
 {
     int   rc;
     char  range[64];
+
+    /* the engine's single flight: one job fetches, the others wait */
+    if (!d->claimed) {
+        if (!hr_engine_blob_claim(r->ctx->engine, d->digest, r->job)) {
+            if (!d->busy_logged) {
+                d->busy_logged = 1;
+                hr_log(&r->ctx->log, HR_LOG_DEBUG, "blob %s: fetched by "
+                       "another job; waiting for it", d->digest);
+            }
+
+            return -1;
+        }
+
+        d->claimed = 1;
+    }
+
+    /* the slot before begin(): begin() re-hashes a kept prefix */
+    if (!d->slot) {
+        if (!hr_job_slot_try(r->job)) {
+            return -2;
+        }
+
+        d->slot = 1;
+    }
 
     d->attempts++;
 
@@ -1390,8 +1503,9 @@ hr_plan_dl_start(hr_run_t *r, hr_dl_t *d, int par)
 
     if (rc == 1) {
         hr_log(&r->ctx->log, HR_LOG_INFO, "blob %s: stored meanwhile by "
-               "another process", d->digest);
+               "another job or process", d->digest);
         d->state = HR_DL_OK;
+        hr_plan_dl_end(r, d);
         return 0;
     }
 
@@ -1406,11 +1520,13 @@ hr_plan_dl_start(hr_run_t *r, hr_dl_t *d, int par)
                    d->digest, d->err);
         }
 
+        hr_plan_dl_end(r, d);
         return -1;
     }
 
     if (rc == -1) {
         d->state = HR_DL_FAILED;
+        hr_plan_dl_end(r, d);
         return -1;
     }
 
@@ -1422,6 +1538,7 @@ hr_plan_dl_start(hr_run_t *r, hr_dl_t *d, int par)
         d->state = hr_store_blob_commit_b(&d->w, &r->batch, d->err,
                                           sizeof(d->err))
                    == 0 ? HR_DL_OK : HR_DL_FAILED;
+        hr_plan_dl_end(r, d);
         return 0;
     }
 
@@ -1436,6 +1553,7 @@ hr_plan_dl_start(hr_run_t *r, hr_dl_t *d, int par)
     if (d->x == NULL) {
         hr_store_blob_suspend(&d->w);
         d->state = HR_DL_FAILED;
+        hr_plan_dl_end(r, d);
         return -1;
     }
 
@@ -1447,10 +1565,12 @@ hr_plan_dl_start(hr_run_t *r, hr_dl_t *d, int par)
     hr_xfer_add_header(d->x, "Accept-Encoding: identity");
 
     /* speed is the policy's total: shared by the transfers in flight */
-    if (r->p->speed > 0) {
+    if (r->p->speed > 0 && !hr_engine_blob_urgent(r->ctx->engine, d->digest))
+    {
         hr_xfer_speed(d->x, hr_plan_share(r->p->speed, par));
     }
 
+    d->job = r->job;
     d->x->sink = hr_plan_dl_sink;
     d->x->done_cb = hr_plan_dl_done;
     d->x->data = d;
@@ -1460,9 +1580,11 @@ hr_plan_dl_start(hr_run_t *r, hr_dl_t *d, int par)
         d->x = NULL;
         hr_store_blob_suspend(&d->w);
         d->state = HR_DL_FAILED;
+        hr_plan_dl_end(r, d);
         return -1;
     }
 
+    hr_engine_blob_xfer(r->ctx->engine, d->digest, d->x);
     d->state = HR_DL_RUNNING;
 
     return 0;
@@ -1473,10 +1595,12 @@ static void
 hr_plan_dl_finish(hr_run_t *r, hr_dl_t *d)
 {
     int         transport, retry;
+    char        scope[512];
     hr_xfer_t  *x;
 
     x = d->x;
     d->x = NULL;
+    hr_engine_blob_xfer(r->ctx->engine, d->digest, NULL);
 
     transport = x->result != CURLE_OK && !x->sink_failed;
 
@@ -1492,13 +1616,14 @@ hr_plan_dl_finish(hr_run_t *r, hr_dl_t *d)
                    x->version == CURL_HTTP_VERSION_2_0 ? "HTTP/2"
                    : x->version == CURL_HTTP_VERSION_3 ? "HTTP/3"
                    : "HTTP/1.1");
-            hr_xfer_free(x);
-            return;
+
+        } else {
+            /* a digest or size mismatch: the primary lies; never retried */
+            d->state = HR_DL_FAILED;
         }
 
-        /* a digest or size mismatch: the primary lies; never retried */
-        d->state = HR_DL_FAILED;
         hr_xfer_free(x);
+        hr_plan_dl_end(r, d);
         return;
     }
 
@@ -1507,23 +1632,13 @@ hr_plan_dl_finish(hr_run_t *r, hr_dl_t *d)
         d->auth_retried = 1;
         d->attempts--;
 
-        {
-            char  scope[512];
+        hr_reg_scope(scope, sizeof(scope), d->repo);
 
-            hr_reg_scope(scope, sizeof(scope), d->repo);
-
-            if (hr_auth_challenge(&r->src.auth, x->www_auth, scope, d->err,
-                                  sizeof(d->err))
-                == 0)
-            {
-                d->state = HR_DL_PENDING;
-                hr_xfer_free(x);
-                return;
-            }
-        }
-
-        d->state = HR_DL_FAILED;
+        d->state = hr_auth_challenge(&r->src.auth, x->www_auth, scope, d->err,
+                                     sizeof(d->err))
+                   == 0 ? HR_DL_PENDING : HR_DL_FAILED;
         hr_xfer_free(x);
+        hr_plan_dl_end(r, d);
         return;
     }
 
@@ -1534,6 +1649,7 @@ hr_plan_dl_finish(hr_run_t *r, hr_dl_t *d)
         hr_store_blob_discard(&d->w);
         d->state = HR_DL_FAILED;
         hr_xfer_free(x);
+        hr_plan_dl_end(r, d);
         return;
     }
 
@@ -1551,40 +1667,40 @@ hr_plan_dl_finish(hr_run_t *r, hr_dl_t *d)
     retry = transport || x->status >= 500 || x->status == 429;
     hr_xfer_free(x);
 
-    if (retry && d->attempts < HR_DL_ATTEMPTS && !hr_loop_term(r->ctx->loop))
-    {
+    if (retry && d->attempts < HR_DL_ATTEMPTS && !hr_job_stopping(r->job)) {
         /* 2 s, 4 s, 8 s, as Harbor's copy retries; resumed with Range */
         d->not_before = time(NULL) + (2 << (d->attempts - 1));
         hr_log(&r->ctx->log, HR_LOG_WARN, "%s; retrying in %lds", d->err,
                (long) (d->not_before - time(NULL)));
         d->state = HR_DL_PENDING;
+        hr_plan_dl_end(r, d);
         return;
     }
 
     d->state = HR_DL_FAILED;
+    hr_plan_dl_end(r, d);
 }
 
 
 static int
 hr_plan_fetch(hr_run_t *r)
 {
-    int         active, conc, par, failed, shared;
-    size_t      i, next, done;
-    time_t      t0, last;
+    int         active, par, failed, shared, noslot;
+    long        ms;
+    char        line[256];
+    size_t      i, pending, done;
+    time_t      t0, last, now;
     hr_dl_t    *d;
     long long   got;
 
-    conc = r->ctx->cf.concurrency > 0 ? r->ctx->cf.concurrency : 4;
-    par = (size_t) conc < r->ndls ? conc : (int) r->ndls;
+    par = (int) (r->ndls < 64 ? r->ndls : 64);
     t0 = time(NULL);
-    last = 0;
+    last = t0;
     failed = 0;
     shared = 0;
 
     for ( ;; ) {
         active = 0;
-        done = 0;
-        next = 0;
 
         for (i = 0; i < r->ndls; i++) {
             d = r->dls[i];
@@ -1596,24 +1712,24 @@ hr_plan_fetch(hr_run_t *r)
             if (d->state == HR_DL_RUNNING) {
                 active++;
             }
-
-            if (d->state == HR_DL_OK || d->state == HR_DL_FAILED) {
-                done++;
-            }
         }
 
-        if (hr_loop_term(r->ctx->loop)) {
+        if (hr_job_stopping(r->job)) {
             r->stopped = 1;
             break;
         }
 
-        for (i = 0; i < r->ndls && active < conc; i++) {
+        noslot = 0;
+        now = time(NULL);
+
+        for (i = 0; i < r->ndls && !noslot; i++) {
             d = r->dls[i];
 
-            if (d->state == HR_DL_PENDING && d->not_before <= time(NULL)) {
-                if (hr_plan_dl_start(r, d, par) == 0
-                    && d->state == HR_DL_RUNNING)
-                {
+            if (d->state == HR_DL_PENDING && d->not_before <= now) {
+                if (hr_plan_dl_start(r, d, par) == -2) {
+                    noslot = 1;
+
+                } else if (d->state == HR_DL_RUNNING) {
                     active++;
                 }
             }
@@ -1624,46 +1740,67 @@ hr_plan_fetch(hr_run_t *r)
             shared = active;
 
             for (i = 0; i < r->ndls; i++) {
-                if (r->dls[i]->state == HR_DL_RUNNING) {
-                    hr_xfer_speed(r->dls[i]->x,
-                                  hr_plan_share(r->p->speed, active));
+                d = r->dls[i];
+
+                if (d->state == HR_DL_RUNNING
+                    && !hr_engine_blob_urgent(r->ctx->engine, d->digest))
+                {
+                    hr_xfer_speed(d->x, hr_plan_share(r->p->speed, active));
                 }
             }
         }
 
-        if (active == 0) {
-            /* nothing running: pending ones all failed to start, or done */
-            for (i = 0, next = 0; i < r->ndls; i++) {
-                if (r->dls[i]->state == HR_DL_PENDING) {
-                    next++;
+        pending = 0;
+        done = 0;
+        ms = 1000;
+
+        for (i = 0; i < r->ndls; i++) {
+            d = r->dls[i];
+
+            if (d->state == HR_DL_PENDING) {
+                pending++;
+
+                if (d->not_before > now
+                    && (d->not_before - now) * 1000 < ms)
+                {
+                    ms = (long) (d->not_before - now) * 1000;
                 }
             }
 
-            if (next == 0) {
-                break;
+            if (d->state == HR_DL_OK || d->state == HR_DL_FAILED) {
+                done++;
             }
         }
 
-        if (hr_loop_once(r->ctx->loop, 500) == -1) {
-            hr_log(&r->ctx->log, HR_LOG_ERROR, "epoll_wait() failed: %s",
-                   strerror(errno));
-            r->stopped = 1;
+        if (active == 0 && pending == 0) {
             break;
         }
 
-        if (r->ctx->log.tty && time(NULL) != last) {
-            last = time(NULL);
+        /* a transfer's end, a free slot or a released claim wakes it */
+        hr_job_sleep(r->job, ms);
+
+        now = time(NULL);
+
+        if (now - last >= (r->ctx->log.tty ? 1 : 10)) {
+            last = now;
             got = 0;
 
             for (i = 0; i < r->ndls; i++) {
                 got += r->dls[i]->got;
             }
 
-            hr_log_progress(&r->ctx->log, "%s: blobs %zu/%zu, %.1f/%.1f MiB, "
-                            "%.1f MiB/s", r->p->name, done, r->ndls,
-                            got / 1048576.0, r->bytes_total / 1048576.0,
-                            got / 1048576.0
-                            / (last > t0 ? (double) (last - t0) : 1.0));
+            snprintf(line, sizeof(line), "%s: blobs %zu/%zu, %.1f/%.1f MiB, "
+                     "%.1f MiB/s", r->p->name, done, r->ndls,
+                     got / 1048576.0, r->bytes_total / 1048576.0,
+                     got / 1048576.0
+                     / (now > t0 ? (double) (now - t0) : 1.0));
+
+            /* a terminal sees a live line; a log a line every 10 s */
+            if (r->ctx->log.tty) {
+                hr_log_progress(&r->ctx->log, "%s", line);
+            } else {
+                hr_log(&r->ctx->log, HR_LOG_INFO, "progress: %s", line);
+            }
         }
     }
 
@@ -1672,12 +1809,15 @@ hr_plan_fetch(hr_run_t *r)
         d = r->dls[i];
 
         if (d->x != NULL) {
+            hr_engine_blob_xfer(r->ctx->engine, d->digest, NULL);
             hr_xfer_free(d->x);
             d->x = NULL;
             hr_store_blob_suspend(&d->w);
             hr_log(&r->ctx->log, HR_LOG_INFO, "blob %s: stopped at byte %lld"
                    ", kept for resume", d->digest, d->w.offset);
         }
+
+        hr_plan_dl_end(r, d);
 
         r->bytes += d->got;
 
@@ -2018,6 +2158,69 @@ hr_plan_publish(hr_run_t *r)
 }
 
 
+/*
+ * What the primary deleted (a DELETE_ARTIFACT event): the tag the event
+ * names, or every local tag naming the digest.  A tag that moved since
+ * the delete is not the one deleted, and stays.
+ */
+static void
+hr_plan_deleted(hr_run_t *r, hr_task_t *t)
+{
+    int          rc;
+    char       **tags, cur[HR_DIGEST_LEN + 1];
+    size_t       k, ntags;
+    hr_store_t  *st;
+
+    st = &r->ctx->store;
+
+    if (t->ntags > 0) {
+        tags = calloc(1, sizeof(char *));
+        if (tags == NULL || (tags[0] = strdup(t->tags[0].tag)) == NULL) {
+            free(tags);
+            t->failed = 1;
+            snprintf(t->err, sizeof(t->err), "out of memory");
+            return;
+        }
+
+        ntags = 1;
+
+    } else if (hr_store_tags(st, t->dst_repo, &tags, &ntags, t->err,
+                             sizeof(t->err))
+               == -1)
+    {
+        /* no such repository here: nothing to delete */
+        t->err[0] = '\0';
+        t->end = time(NULL);
+        return;
+    }
+
+    for (k = 0; k < ntags; k++) {
+        rc = hr_store_read_link(st, t->dst_repo, HR_LINK_TAG_CURRENT, tags[k],
+                                NULL, cur);
+
+        if (rc != 1 || strcmp(cur, t->gone) != 0) {
+            continue;
+        }
+
+        if (hr_store_tag_delete(st, t->dst_repo, tags[k], t->err,
+                                sizeof(t->err))
+            == -1)
+        {
+            t->failed = 1;
+            hr_log(&r->ctx->log, HR_LOG_ERROR, "%s", t->err);
+            continue;
+        }
+
+        t->deleted++;
+        hr_log(&r->ctx->log, HR_LOG_INFO, "%s:%s deleted: deleted on the "
+               "primary (policy \"%s\")", t->dst_repo, tags[k], r->p->name);
+    }
+
+    hr_store_free_list(tags, ntags);
+    t->end = time(NULL);
+}
+
+
 static void
 hr_plan_delete_tags(hr_run_t *r, hr_task_t *t)
 {
@@ -2069,8 +2272,7 @@ hr_plan_delete_tags(hr_run_t *r, hr_task_t *t)
 
 
 static json_t *
-hr_plan_record(hr_run_t *r, const char *trigger, time_t start, long long id,
-    const char *status)
+hr_plan_record(hr_run_t *r, time_t start, long long id, const char *status)
 {
     int       succeed, failed;
     size_t    i;
@@ -2120,7 +2322,7 @@ hr_plan_record(hr_run_t *r, const char *trigger, time_t start, long long id,
                     "s:I, s:I, s:I, s:o}",
                     "id", (json_int_t) id,
                     "policy", r->p->name,
-                    "trigger", trigger,
+                    "trigger", r->rq->trigger,
                     "status", status,
                     "start_time", (json_int_t) start,
                     "end_time", (json_int_t) time(NULL),
@@ -2165,6 +2367,7 @@ hr_plan_free(hr_run_t *r)
         free(t->src_repo);
         free(t->dst_repo);
         free(t->blob);
+        free(t->gone);
     }
 
     free(r->tasks);

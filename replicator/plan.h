@@ -1,19 +1,26 @@
 /*
- * plan.h: one execution of one policy.
+ * plan.h: the copy engine's one execution: list, walk, fetch, commit.
  *
  *   1. list: repositories (catalog or Harbor API) through the name filters,
- *      artifacts/tags through the tag and label filters;
+ *      artifacts/tags through the tag and label filters; or the one
+ *      reference, blob or deletion a request names;
  *   2. walk: fetch each selected manifest, then index children, cosign-style
  *      tags sha256-<hex>.sig/.att/.sbom and OCI referrers of what is copied;
  *      note every blob the store lacks (a blob already in blobs/ is only
  *      linked);
- *   3. fetch: the missing blobs in parallel over libcurl multi, resumable;
+ *   3. fetch: the missing blobs in parallel over libcurl multi, resumable,
+ *      each under a transfer slot and a claim of the engine (engine.h), so a
+ *      blob is fetched once whoever else wants it;
  *   4. commit: per repository, in docs/store.md's order (children first,
  *      tags last); a manifest whose blobs failed is not written, nor
  *      anything above it.
  *
- * Each source repository is one task, as in Harbor.  The execution record
- * is handed to exec.c.
+ * Whatever asked for it — a policy run (manual, scheduled), a webhook event
+ * or a client's miss — goes through here, with one integrity rule (nothing
+ * found on disk is trusted: a stored manifest is re-hashed, a stored blob of
+ * the wrong size is fetched again) and one record (exec.h).  Every call
+ * here runs inside a job of ctx->engine: it waits by yielding, never by
+ * running the loop.
  */
 
 #ifndef HR_PLAN_H
@@ -23,31 +30,37 @@
 
 #include "hr.h"
 
-/*
- * The whole policy; the execution is recorded in executions.jsonl.
- * trigger: "manual", "scheduled", ...  Returns 0, or -1 when a task failed
- * or the run was stopped (err says why).
- */
-int hr_plan_run(hr_ctx_t *ctx, hr_policy_t *p, const char *trigger,
-    char *err, size_t errlen);
+typedef struct {
+    hr_config_t   *cf;          /* the configuration the job runs under */
+    hr_policy_t   *p;           /* a policy of cf */
+    const char    *trigger;     /* "manual", "scheduled", "event_based",
+                                   "on_demand" */
+    const char    *repo;        /* NULL: the whole policy; else the source
+                                   repository of ref, blob or deleted */
+    const char    *ref;         /* a tag or digest, copied with its closure */
+    const char    *blob;        /* a digest: one blob, linked into the
+                                   destination once the primary serves it
+                                   from repo */
+    const char    *deleted;     /* a digest deleted on the primary: with ref
+                                   (the tag) that tag, else every tag naming
+                                   it, is removed at the destination */
+    json_t        *event;       /* added to the record as "event", or NULL */
+} hr_plan_req_t;
+
+typedef struct {
+    json_t        *rec;         /* the record, when the caller keeps it */
+    int            notfound;    /* the primary answered 404 for it */
+} hr_plan_res_t;
 
 /*
- * One reference (tag or digest) of the source repository repo, with its
- * closure (blobs, index children, signature tags, referrers), to repo's
- * destination under p (dest_namespace).  The policy's filters are NOT
- * applied here: the caller decides (hr_policy_match_repo(),
- * hr_policy_filter_artifact()).  override applies as in a run.  When rec
- * is not NULL the execution record (executions.jsonl's shape, with one
- * task) is returned there for the caller to keep and free, and nothing is
- * written to executions.jsonl.  Returns 0 or -1 with err.
+ * One execution.  With res NULL the record goes to executions.jsonl; else
+ * it is returned in res->rec for the caller to keep and free.  The
+ * policy's filters are not applied to a single reference: the caller
+ * decides (hr_policy_match_repo(), hr_policy_filter_artifact()).
+ * Returns 0, or -1 when a task failed or the run was stopped (err says
+ * why).
  */
-int hr_plan_copy(hr_ctx_t *ctx, hr_policy_t *p, const char *repo,
-    const char *ref, const char *trigger, json_t **rec, char *err,
-    size_t errlen);
-
-/* One blob of repo (a miss on /blobs/), linked into the destination. */
-int hr_plan_copy_blob(hr_ctx_t *ctx, hr_policy_t *p, const char *repo,
-    const char *digest, const char *trigger, json_t **rec, char *err,
-    size_t errlen);
+int hr_plan_execute(hr_ctx_t *ctx, const hr_plan_req_t *rq,
+    hr_plan_res_t *res, char *err, size_t errlen);
 
 #endif /* HR_PLAN_H */

@@ -565,7 +565,7 @@ hr_qset_requeue(hr_qset_t *s, hr_qitem_t *it, long long due)
 
 
 hr_qitem_t *
-hr_qset_take(hr_qset_t *s, long long now)
+hr_qset_take(hr_qset_t *s, long long now, hr_qitem_t *busy)
 {
     char         target[512], t2[512];
     hr_qitem_t  *it, *prev, *e;
@@ -576,24 +576,32 @@ hr_qset_take(hr_qset_t *s, long long now)
             continue;
         }
 
-        /* an earlier item on the same target waiting for a retry goes
-           first */
+        /*
+         * an earlier item on the same target waiting for a retry goes
+         * first, and one being handled ends first: a push and a delete of
+         * one tag never overtake each other
+         */
         blocked = 0;
 
         if (!it->bad) {
             hr_event_target(&it->ev, target, sizeof(target));
 
-            for (e = s->head; e != it; e = e->next) {
+            for (e = s->head; e != it && !blocked; e = e->next) {
                 if (e->bad) {
                     continue;
                 }
 
                 hr_event_target(&e->ev, t2, sizeof(t2));
+                blocked = strcmp(t2, target) == 0;
+            }
 
-                if (strcmp(t2, target) == 0) {
-                    blocked = 1;
-                    break;
+            for (e = busy; e != NULL && !blocked; e = e->next) {
+                if (e->bad) {
+                    continue;
                 }
+
+                hr_event_target(&e->ev, t2, sizeof(t2));
+                blocked = strcmp(t2, target) == 0;
             }
         }
 
@@ -1511,7 +1519,7 @@ hr_queue_take(hr_queue_t *q)
 {
     hr_qitem_t  *it;
 
-    it = hr_qset_take(&q->waiting, hr_queue_now());
+    it = hr_qset_take(&q->waiting, hr_queue_now(), q->busy);
     if (it == NULL) {
         return NULL;
     }

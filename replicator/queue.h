@@ -130,8 +130,12 @@ int hr_qset_add(hr_qset_t *s, const char *line, size_t len, long long now);
 /* Puts an item back (a retry), at the tail, due at due. */
 void hr_qset_requeue(hr_qset_t *s, hr_qitem_t *it, long long due);
 
-/* Takes the first item due at now out of the set, or NULL. */
-hr_qitem_t *hr_qset_take(hr_qset_t *s, long long now);
+/*
+ * Takes the first item due at now out of the set, or NULL.  An item waits
+ * while an earlier one, or one of busy (a list through next: the items
+ * being handled), has its target.
+ */
+hr_qitem_t *hr_qset_take(hr_qset_t *s, long long now, hr_qitem_t *busy);
 
 /* ms until the soonest item is due (0: one is), -1: none waits. */
 long hr_qset_next_ms(hr_qset_t *s, long long now);

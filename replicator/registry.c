@@ -56,6 +56,8 @@ hr_reg_get(hr_src_t *s, const char *url, const char *scope,
         snprintf(full, sizeof(full), "%s%s", s->rc->url, url);
     }
 
+    s->status = 0;
+
     for (attempt = 0; attempt < 3; attempt++) {
         x = hr_xfer_create(s->ctx->http, full, body_max);
         if (x == NULL) {
@@ -84,6 +86,8 @@ hr_reg_get(hr_src_t *s, const char *url, const char *scope,
         {
             goto failed;
         }
+
+        s->status = x->status;
 
         if (x->status != 401 || scope == NULL) {
             return x;

@@ -30,6 +30,7 @@ typedef struct {
     hr_auth_t            auth;
     int                  harbor;        /* Harbor's REST API answered */
     int                  no_referrers;  /* a 404 on /referrers/: no API */
+    long                 status;        /* of the last request, 0: none */
     char                 version[64];   /* Harbor's /api/version */
 } hr_src_t;
 

@@ -21,7 +21,12 @@
 #   5. a line left in <queue>:processing by a killed daemon is queued
 #      again and done at the next start; a miss no policy covers is
 #      ignored and counted; `status` and `status --json` show the
-#      executions recorded in Redis.
+#      executions recorded in Redis;
+#   6. one engine, one loop: a webhook event queued while a scheduled run
+#      copies a 200 MiB repository (speed-limited, ~15 s) is copied and
+#      served within 2 s, the run still going; an event copy of a signed
+#      image brings its cosign .sig tag; an event copy repairs a corrupt
+#      revision link in the store.
 #
 # HE_MODULE must hold ngx_http_harbor_events_module (harbor_redis ...);
 # HE_REPLICATOR must have the events patch (daemon takes "redis").
@@ -502,3 +507,126 @@ grep -q -e 'Sanitizer' -e 'runtime error' "$d/daemon.log" \
 he_pass "no sanitizer report in the daemon's log"
 
 echo "latency: miss-to-local ${MISS_MS} ms (cold pull start to store), push-to-served ${PUSH_MS} ms"
+
+# ----------------------------------- 6. one engine: events beside a run
+
+# Harbor's cron fires on a whole minute (its seconds field must be 0): the
+# daemon starts first, the 200 MiB image is built and pushed meanwhile.
+fire=$(( ($(date +%s) / 60 + 1) * 60 ))
+[ $((fire - $(date +%s))) -lt 50 ] && fire=$((fire + 60))
+cron="0 $(date -u -d "@$fire" +'%-M %-H') * * *"
+cat > "$d/replicator.json" <<EOF
+{
+    "storage": {"root": "$store"},
+    "primary": {"url": "http://$REGISTRY"},
+    "redis": "127.0.0.1:$rport",
+    "redis_queue": "$Q",
+    "log_level": "info",
+    "policies": [
+        {
+            "name": "edge-events",
+            "trigger": {"type": "event_based"},
+            "filters": [{"type": "name", "value": "test/**"}],
+            "enabled": true,
+            "override": true,
+            "deletion": true
+        },
+        {
+            "name": "big-schedule",
+            "trigger": {"type": "scheduled",
+                        "trigger_settings": {"cron": "$cron"}},
+            "filters": [{"type": "name", "value": "big/single"},
+                        {"type": "tag", "value": "v1"}],
+            "speed": 100000,
+            "enabled": true
+        }
+    ]
+}
+EOF
+daemon_start || he_fail "the daemon did not start with the scheduled policy"
+he_push_test_images "$REGISTRY" "$d/img3" --big-kib 204800 --ns big \
+    || he_fail "big/* images not pushed"
+[ "$(date +%s)" -lt "$fire" ] \
+    || he_fail "the 200 MiB image was pushed after the schedule fired"
+he_pass "primary holds big/single:v1 with a 200 MiB layer; the schedule (speed 12.8 MB/s) fires in $((fire - $(date +%s))) s"
+
+# the run is under way once its partial layer grows
+state=$store/_harbor_edge
+part=
+for i in $(seq 1400); do
+    part=$(find "$state/partial" -name 'sha256-*' ! -name '*.offset' -size +1M 2>/dev/null | head -1)
+    [ -n "$part" ] && break
+    sleep 0.05
+done
+[ -n "$part" ] || { tail -20 "$d/daemon.log"; he_fail "the scheduled run did not start fetching"; }
+he_pass "scheduled run of big-schedule under way ($(stat -c %s "$part") bytes of the layer so far)"
+
+he_skopeo copy -q --dest-tls-verify=false --preserve-digests \
+    "oci:$d/img/oci:amd64" "docker://$REGISTRY/test/evdemo:v1" \
+    > "$d/push4.err" 2>&1 || { cat "$d/push4.err"; he_fail "push of test/evdemo:v1"; }
+edg=$(he_skopeo inspect --raw --tls-verify=false "docker://$REGISTRY/test/evdemo:v1" \
+      | sha256sum | cut -d' ' -f1)
+t0=$(now_ms)
+code=$(hook "$(payload PUSH_ARTIFACT v1 "sha256:$edg" evdemo)")
+he_eq "PUSH_ARTIFACT for test/evdemo:v1 accepted during the run" "$code" 200
+wait_file "$(tagfile test/evdemo v1)" 2000 > /dev/null \
+    || { tail -20 "$d/daemon.log"; he_fail "test/evdemo:v1 not in the store 2 s after the webhook, beside the run"; }
+code=$(curl -s -o "$d/evdemo.json" -w '%{http_code}' \
+       -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
+       "http://$EDGE/v2/test/evdemo/manifests/v1")
+t1=$(now_ms)
+he_eq "the edge serves test/evdemo:v1" "$code" 200
+he_eq "the served manifest is the pushed one" \
+    "$(sha256sum < "$d/evdemo.json" | cut -d' ' -f1)" "$edg"
+EV_MS=$((t1 - t0))
+[ "$EV_MS" -le 2000 ] || he_fail "event beside a run: ${EV_MS} ms (> 2000)"
+[ -e "$(tagfile big/single v1)" ] \
+    && he_fail "the scheduled run ended before the event was served: nothing shown"
+he_pass "event beside a 200 MiB scheduled run: served in ${EV_MS} ms, the run still copying ($(stat -c %s "$part" 2>/dev/null || echo '?') bytes)"
+
+# ---- a signed image: the event copy brings the cosign signature tag
+he_skopeo copy -q --dest-tls-verify=false --preserve-digests \
+    "oci:$d/img/oci:arm64" "docker://$REGISTRY/test/signed:v1" \
+    > "$d/push5.err" 2>&1 || { cat "$d/push5.err"; he_fail "push of test/signed:v1"; }
+sgd=$(he_skopeo inspect --raw --tls-verify=false "docker://$REGISTRY/test/signed:v1" \
+      | sha256sum | cut -d' ' -f1)
+he_skopeo copy -q --dest-tls-verify=false --preserve-digests \
+    "oci:$d/img/oci:chart" "docker://$REGISTRY/test/signed:sha256-$sgd.sig" \
+    > "$d/push6.err" 2>&1 || { cat "$d/push6.err"; he_fail "push of the .sig tag"; }
+code=$(hook "$(payload PUSH_ARTIFACT v1 "sha256:$sgd" signed)")
+he_eq "PUSH_ARTIFACT for test/signed:v1 accepted" "$code" 200
+wait_file "$(tagfile test/signed "sha256-$sgd.sig")" 5000 > /dev/null \
+    || { tail -20 "$d/daemon.log"; he_fail "the event copy of test/signed:v1 did not bring its .sig tag"; }
+he_pass "the event copy of test/signed:v1 brought test/signed:sha256-${sgd:0:12}....sig"
+
+# ---- a corrupt revision link in the store: the event copy repairs it
+rev=$V2/repositories/test/signed/_manifests/revisions/sha256/$sgd/link
+lay=$V2/repositories/test/signed/_layers/sha256/$sgd/link
+[ -s "$rev" ] || he_fail "no revision link for test/signed:v1"
+printf 'sha256:%064d' 0 > "$rev"
+printf 'garbage' > "$lay"
+code=$(hook "$(payload PUSH_ARTIFACT v1 "sha256:$sgd" signed)")
+he_eq "PUSH_ARTIFACT for test/signed:v1 again" "$code" 200
+for i in $(seq 100); do
+    [ "$(cat "$rev")" = "sha256:$sgd" ] && [ "$(cat "$lay")" = "sha256:$sgd" ] && break
+    sleep 0.05
+done
+he_eq "the event copy rewrote the corrupt revision link" "$(cat "$rev")" "sha256:$sgd"
+he_eq "and the corrupt layer link of the manifest" "$(cat "$lay")" "sha256:$sgd"
+code=$(curl -s -o /dev/null -w '%{http_code}' \
+       -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
+       "http://$EDGE/v2/test/signed/manifests/sha256:$sgd")
+he_eq "and the edge serves it by digest again" "$code" 200
+
+# the scheduled run ends well too
+wait_file "$(tagfile big/single v1)" 90000 > /dev/null \
+    || { tail -20 "$d/daemon.log"; he_fail "the scheduled run of big/single did not finish"; }
+grep -q 'policy "big-schedule" Succeed' "$d/daemon.log" \
+    || { tail -20 "$d/daemon.log"; he_fail "the scheduled run did not succeed"; }
+he_pass "the scheduled run of big/single:v1 (200 MiB) finished and succeeded"
+
+kill -TERM "$DPID"
+wait "$DPID"
+he_eq "the daemon exits 0 on SIGTERM" "$?" 0
+
+echo "latency: event beside a scheduled run ${EV_MS} ms"

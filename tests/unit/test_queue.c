@@ -297,32 +297,32 @@ test_coalesce(void **state)
     assert_int_equal(hr_qset_holds(&s, PUSH_V1, strlen(PUSH_V1)), 2);
     assert_int_equal(hr_qset_holds(&s, "garb", 4), 0);
 
-    it = hr_qset_take(&s, 1000);
+    it = hr_qset_take(&s, 1000, NULL);
     assert_non_null(it);
     assert_int_equal(it->ev.kind, HR_EVENT_PUSH);
     assert_int_equal(it->nlines, 2);
     assert_int_equal(it->bad, 0);
     hr_qitem_free(it);
 
-    it = hr_qset_take(&s, 1000);
+    it = hr_qset_take(&s, 1000, NULL);
     assert_non_null(it);
     assert_int_equal(it->ev.object, HR_OBJECT_BLOB);
     assert_int_equal(it->nlines, 3);
     hr_qitem_free(it);
 
-    it = hr_qset_take(&s, 1000);
+    it = hr_qset_take(&s, 1000, NULL);
     assert_non_null(it);
     assert_int_equal(it->bad, 1);
     assert_non_null(strstr(it->err, "not JSON"));
     assert_string_equal(it->lines[0], "garbage");
     hr_qitem_free(it);
 
-    it = hr_qset_take(&s, 1000);
+    it = hr_qset_take(&s, 1000, NULL);
     assert_non_null(it);
     assert_int_equal(it->bad, 1);
     hr_qitem_free(it);
 
-    assert_null(hr_qset_take(&s, 1000));
+    assert_null(hr_qset_take(&s, 1000, NULL));
     assert_int_equal(s.n, 0);
     assert_int_equal(s.nlines, 0);
     assert_int_equal(hr_qset_next_ms(&s, 1000), -1);
@@ -347,20 +347,54 @@ test_order_of_effects(void **state)
 
     assert_int_equal(s.n, 3);
 
-    it = hr_qset_take(&s, 1000);
+    it = hr_qset_take(&s, 1000, NULL);
     assert_int_equal(it->ev.kind, HR_EVENT_PUSH);
     assert_int_equal(it->nlines, 1);
     hr_qitem_free(it);
 
-    it = hr_qset_take(&s, 1000);
+    it = hr_qset_take(&s, 1000, NULL);
     assert_int_equal(it->ev.kind, HR_EVENT_DELETE);
     hr_qitem_free(it);
 
-    it = hr_qset_take(&s, 1000);
+    it = hr_qset_take(&s, 1000, NULL);
     assert_int_equal(it->ev.kind, HR_EVENT_PUSH);
     assert_int_equal(it->nlines, 2);
     hr_qitem_free(it);
 
+    hr_qset_free(&s);
+}
+
+
+/* an item being handled is not overtaken on its target either */
+static void
+test_busy(void **state)
+{
+    hr_qset_t    s;
+    hr_qitem_t  *busy, *it;
+
+    hr_qset_init(&s);
+
+    add(&s, PUSH_V1, 0);
+    busy = hr_qset_take(&s, 1000, NULL);
+    assert_non_null(busy);
+
+    add(&s, DEL_V1, 0);
+    add(&s, MISS_B1, 0);
+
+    /* the delete of v1 waits while the push of v1 is handled */
+    it = hr_qset_take(&s, 1000, busy);
+    assert_non_null(it);
+    assert_int_equal(it->ev.kind, HR_EVENT_MISS);
+    hr_qitem_free(it);
+
+    assert_null(hr_qset_take(&s, 1000, busy));
+
+    it = hr_qset_take(&s, 1000, NULL);
+    assert_non_null(it);
+    assert_int_equal(it->ev.kind, HR_EVENT_DELETE);
+    hr_qitem_free(it);
+
+    hr_qitem_free(busy);
     hr_qset_free(&s);
 }
 
@@ -375,7 +409,7 @@ test_retry(void **state)
     hr_qset_init(&s);
 
     add(&s, PUSH_V1, 0);
-    it = hr_qset_take(&s, 1000);
+    it = hr_qset_take(&s, 1000, NULL);
     assert_non_null(it);
 
     /* the push failed: back, due in 2 s */
@@ -389,29 +423,29 @@ test_retry(void **state)
     add(&s, "{\"kind\":\"miss\",\"object\":\"manifest\",\"repository\":"
         "\"other/app\",\"reference\":\"v1\"}", 0);
 
-    other = hr_qset_take(&s, 1500);
+    other = hr_qset_take(&s, 1500, NULL);
     assert_non_null(other);
     assert_string_equal(other->ev.repository, "other/app");
     hr_qitem_free(other);
 
-    assert_null(hr_qset_take(&s, 1500));
+    assert_null(hr_qset_take(&s, 1500, NULL));
     assert_int_equal(hr_qset_next_ms(&s, 1500), 0);    /* the delete */
 
     /* another push of v1 joins the retrying one */
     add(&s, PUSH_V1, 0);            /* after the delete: a new item */
     assert_int_equal(s.n, 3);
 
-    it = hr_qset_take(&s, 3000);
+    it = hr_qset_take(&s, 3000, NULL);
     assert_non_null(it);
     assert_int_equal(it->ev.kind, HR_EVENT_PUSH);
     assert_int_equal(it->attempts, 1);
     hr_qitem_free(it);
 
-    it = hr_qset_take(&s, 3000);
+    it = hr_qset_take(&s, 3000, NULL);
     assert_int_equal(it->ev.kind, HR_EVENT_DELETE);
     hr_qitem_free(it);
 
-    it = hr_qset_take(&s, 3000);
+    it = hr_qset_take(&s, 3000, NULL);
     assert_int_equal(it->ev.kind, HR_EVENT_PUSH);
     hr_qitem_free(it);
 
@@ -430,7 +464,7 @@ test_binary_line(void **state)
     hr_qset_init(&s);
     assert_int_equal(hr_qset_add(&s, line, sizeof(line) - 1, 0), 0);
 
-    it = hr_qset_take(&s, 0);
+    it = hr_qset_take(&s, 0, NULL);
     assert_non_null(it);
     assert_int_equal(it->bad, 1);
     assert_non_null(strstr(it->err, "NUL"));
@@ -450,6 +484,7 @@ main(void)
         cmocka_unit_test(test_keys),
         cmocka_unit_test(test_coalesce),
         cmocka_unit_test(test_order_of_effects),
+        cmocka_unit_test(test_busy),
         cmocka_unit_test(test_retry),
         cmocka_unit_test(test_binary_line),
     };
