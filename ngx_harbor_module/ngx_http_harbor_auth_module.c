@@ -14,7 +14,7 @@
  * error="insufficient_scope" for a good token that does not grant it.
  *
  * It is a second module in the same .so so that it shares the read path's
- * URI grammar (ngx_http_harbor_parse_name) and ns mapping: the repository
+ * URI grammar (ngx_http_harbor_split_uri) and ns mapping: the repository
  * that is authorized is exactly the one that will be served.  The handler
  * is installed only when some location says "harbor_auth token".
  *
@@ -422,8 +422,7 @@ ngx_http_harbor_auth_route(ngx_http_request_t *r,
 name:
 
     if (req->name.len == 0
-        || ngx_http_harbor_parse_name(req->name.data, req->name.len)
-           != NGX_OK)
+        || !he_oci_name(req->name.data, req->name.len))
     {
         ngx_str_null(&req->name);
         return NGX_OK;

@@ -188,7 +188,7 @@ ngx_http_harbor_route(ngx_http_request_t *r, ngx_http_harbor_ctx_t *ctx)
         goto unsupported;
     }
 
-    if (ngx_http_harbor_parse_name(name.data, name.len) != NGX_OK) {
+    if (!he_oci_name(name.data, name.len)) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "harbor: invalid repository name in \"%V\"",
                       &r->unparsed_uri);
@@ -213,10 +213,7 @@ ngx_http_harbor_route(ngx_http_request_t *r, ngx_http_harbor_ctx_t *ctx)
             return ngx_http_harbor_check_digest(r, ctx);
         }
 
-        if (ngx_http_harbor_parse_tag(ctx->reference.data,
-                                      ctx->reference.len)
-            != NGX_OK)
-        {
+        if (!he_oci_tag(ctx->reference.data, ctx->reference.len)) {
             ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                           "harbor: invalid tag in \"%V\"", &r->unparsed_uri);
             ctx->err = NGX_HTTP_HARBOR_TAG_INVALID;

@@ -719,7 +719,7 @@ ngx_http_harbor_metrics_route(ngx_http_request_t *r,
         mr->reference = ref;
 
     } else if (mr->kind == NGX_HTTP_HARBOR_MANIFEST
-               && ngx_http_harbor_parse_tag(ref.data, ref.len) == NGX_OK)
+               && he_oci_tag(ref.data, ref.len))
     {
         mr->reference = ref;
     }
@@ -727,7 +727,7 @@ ngx_http_harbor_metrics_route(ngx_http_request_t *r,
 name:
 
     if (name.len == 0
-        || ngx_http_harbor_parse_name(name.data, name.len) != NGX_OK)
+        || !he_oci_name(name.data, name.len))
     {
         return NGX_OK;
     }

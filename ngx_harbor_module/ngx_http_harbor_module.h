@@ -21,6 +21,8 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include "he_oci_grammar.h"
+
 
 #define NGX_HTTP_HARBOR_VERIFY_OFF       0
 #define NGX_HTTP_HARBOR_VERIFY_ONCE      1
@@ -34,8 +36,8 @@
  */
 #define NGX_HTTP_HARBOR_VERIFY_MAX_HASHES  16
 
-#define NGX_HTTP_HARBOR_NAME_MAX         255
-#define NGX_HTTP_HARBOR_TAG_MAX          128
+#define NGX_HTTP_HARBOR_NAME_MAX         HE_OCI_NAME_MAX
+#define NGX_HTTP_HARBOR_TAG_MAX          HE_OCI_TAG_MAX
 #define NGX_HTTP_HARBOR_MEDIA_TYPE_MAX   255
 #define NGX_HTTP_HARBOR_HOST_MAX         255
 
@@ -289,9 +291,6 @@ ngx_int_t ngx_http_harbor_ns_map(ngx_pool_t *pool, ngx_array_t *nss,
 /* ngx_http_harbor_parse.c */
 ngx_http_harbor_kind_e ngx_http_harbor_split_uri(ngx_str_t *uri,
     ngx_str_t *name, ngx_str_t *ref);
-ngx_int_t ngx_http_harbor_parse_name(u_char *p, size_t len);
-ngx_int_t ngx_http_harbor_parse_component(u_char *p, size_t len);
-ngx_int_t ngx_http_harbor_parse_tag(u_char *p, size_t len);
 ngx_int_t ngx_http_harbor_parse_digest(u_char *p, size_t len,
     ngx_http_harbor_digest_t *d);
 ngx_int_t ngx_http_harbor_parse_number(u_char *p, size_t len,

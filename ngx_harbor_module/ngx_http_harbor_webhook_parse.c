@@ -56,7 +56,6 @@ static int hw_resource(hw_json_t *j, ngx_http_harbor_webhook_data_t *d,
 static int hw_check(ngx_http_harbor_webhook_event_t *ev,
     ngx_http_harbor_webhook_data_t *d);
 static int64_t hw_time(const char *s, size_t len);
-static int hw_is_lower_alnum(unsigned char c);
 static int hw_error(ngx_http_harbor_webhook_event_t *ev, const char *what);
 
 
@@ -285,7 +284,6 @@ static int
 hw_check(ngx_http_harbor_webhook_event_t *ev,
     ngx_http_harbor_webhook_data_t *d)
 {
-    int                                  rc;
     size_t                               i, n;
     ngx_http_harbor_webhook_resource_t  *res;
 
@@ -346,9 +344,7 @@ hw_check(ngx_http_harbor_webhook_event_t *ev,
     ev->repository[n] = '\0';
     ev->repository_len = n;
 
-    if (!ngx_http_harbor_webhook_valid_name((unsigned char *) ev->repository,
-                                            n))
-    {
+    if (!he_oci_name((unsigned char *) ev->repository, n)) {
         return hw_error(ev, "invalid repository name");
     }
 
@@ -363,15 +359,18 @@ hw_check(ngx_http_harbor_webhook_event_t *ev,
             return hw_error(ev, "invalid digest");
         }
 
-        rc = ngx_http_harbor_webhook_valid_digest(
-                                   (unsigned char *) res->digest,
-                                   res->digest_len);
-        if (rc == 0) {
-            return hw_error(ev, "invalid digest");
-        }
+        switch (he_oci_digest((unsigned char *) res->digest,
+                              res->digest_len, NULL))
+        {
+        case HE_OCI_SHA256:
+        case HE_OCI_SHA512:
+            break;
 
-        if (rc < 0) {
+        case HE_OCI_DIGEST_OTHER:
             return hw_error(ev, "unsupported digest algorithm");
+
+        default:
+            return hw_error(ev, "invalid digest");
         }
 
         /* an untagged artifact: Harbor puts the digest in "tag" */
@@ -384,8 +383,7 @@ hw_check(ngx_http_harbor_webhook_event_t *ev,
 
         if (res->tag_len > NGX_HTTP_HARBOR_WEBHOOK_TAG_MAX
             || (res->tag_len
-                && !ngx_http_harbor_webhook_valid_tag(
-                                   (unsigned char *) res->tag, res->tag_len)))
+                && !he_oci_tag((unsigned char *) res->tag, res->tag_len)))
         {
             return hw_error(ev, "invalid tag");
         }
@@ -1317,180 +1315,4 @@ hw_time(const char *s, size_t len)
     t = days * 86400 + hh * 3600 + mm * 60 + ss - off;
 
     return t < 0 ? -1 : t;
-}
-
-
-static int
-hw_is_lower_alnum(unsigned char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-}
-
-
-/*
- * path-component = [a-z0-9]+ (separator [a-z0-9]+)*
- * separator      = "." | "_" | "__" | "-"+
- * name           = path-component ("/" path-component)*, at most 255 bytes
- */
-
-int
-ngx_http_harbor_webhook_valid_name(const unsigned char *p, size_t len)
-{
-    size_t  i;
-
-    if (len == 0 || len > NGX_HTTP_HARBOR_WEBHOOK_NAME_MAX) {
-        return 0;
-    }
-
-    i = 0;
-
-    for ( ;; ) {
-        if (i == len || !hw_is_lower_alnum(p[i])) {
-            return 0;
-        }
-
-        while (i < len && hw_is_lower_alnum(p[i])) {
-            i++;
-        }
-
-        while (i < len && (p[i] == '.' || p[i] == '_' || p[i] == '-')) {
-            if (p[i] == '.') {
-                i++;
-
-            } else if (p[i] == '_') {
-                i++;
-
-                if (i < len && p[i] == '_') {
-                    i++;
-                }
-
-            } else {
-                while (i < len && p[i] == '-') {
-                    i++;
-                }
-            }
-
-            if (i == len || !hw_is_lower_alnum(p[i])) {
-                return 0;
-            }
-
-            while (i < len && hw_is_lower_alnum(p[i])) {
-                i++;
-            }
-        }
-
-        if (i == len) {
-            return 1;
-        }
-
-        if (p[i] != '/') {
-            return 0;
-        }
-
-        i++;
-    }
-}
-
-
-/* tag = [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127} */
-
-int
-ngx_http_harbor_webhook_valid_tag(const unsigned char *p, size_t len)
-{
-    size_t         i;
-    unsigned char  c;
-
-    if (len == 0 || len > NGX_HTTP_HARBOR_WEBHOOK_TAG_MAX) {
-        return 0;
-    }
-
-    for (i = 0; i < len; i++) {
-        c = p[i];
-
-        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-            || (c >= '0' && c <= '9') || c == '_')
-        {
-            continue;
-        }
-
-        if (i > 0 && (c == '.' || c == '-')) {
-            continue;
-        }
-
-        return 0;
-    }
-
-    return 1;
-}
-
-
-/*
- * digest    = algorithm ":" encoded
- * algorithm = [a-z0-9]+ ([+._-] [a-z0-9]+)*
- * encoded   = [a-zA-Z0-9=_-]+
- * sha256 wants 64 lowercase hex digits, sha512 128.
- */
-
-int
-ngx_http_harbor_webhook_valid_digest(const unsigned char *p, size_t len)
-{
-    size_t         i, alg, hex;
-    unsigned char  c;
-
-    i = 0;
-
-    for ( ;; ) {
-        if (i == len || !hw_is_lower_alnum(p[i])) {
-            return 0;
-        }
-
-        while (i < len && hw_is_lower_alnum(p[i])) {
-            i++;
-        }
-
-        if (i < len && (p[i] == '+' || p[i] == '.' || p[i] == '_'
-                        || p[i] == '-'))
-        {
-            i++;
-            continue;
-        }
-
-        break;
-    }
-
-    if (i == len || p[i] != ':') {
-        return 0;
-    }
-
-    alg = i++;
-
-    if (i == len) {
-        return 0;
-    }
-
-    for (hex = 1; i < len; i++) {
-        c = p[i];
-
-        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-            || (c >= '0' && c <= '9') || c == '=' || c == '_' || c == '-')
-        {
-            if (!((c >= 'a' && c <= 'f') || (c >= '0' && c <= '9'))) {
-                hex = 0;
-            }
-
-            continue;
-        }
-
-        return 0;
-    }
-
-    if (alg == 6 && memcmp(p, "sha256", 6) == 0) {
-        return hex && len - alg - 1 == 64;
-    }
-
-    if (alg == 6 && memcmp(p, "sha512", 6) == 0) {
-        return hex && len - alg - 1 == 128;
-    }
-
-    return -1;
 }

@@ -1,5 +1,6 @@
 /* fuzz-srcs: ngx_harbor_module/ngx_http_harbor_json.c */
 /* fuzz-srcs: ngx_harbor_module/ngx_http_harbor_parse.c */
+/* fuzz-srcs: lib/he_oci_grammar.c */
 /* fuzz-cflags: -Ibuild/nginx/src/core -Ibuild/nginx/src/event */
 /* fuzz-cflags: -Ibuild/nginx/src/event/modules -Ibuild/nginx/src/os/unix */
 /* fuzz-cflags: -Ibuild/nginx/src/http -Ibuild/nginx/src/http/modules */
