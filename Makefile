@@ -84,6 +84,10 @@ $(BUILD)/unit/%: tests/unit/%.c $(HR_LIB_OBJS) $(HR_HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(HR_CFLAGS) -o $@ $< $(HR_LIB_OBJS) $(HR_LIBS) -lcmocka
 
+# test_jwt includes the module's files it tests
+$(BUILD)/unit/test_jwt: $(wildcard ngx_harbor_module/ngx_http_harbor_jwt.[ch] \
+                                   ngx_harbor_module/ngx_http_harbor_json.[ch])
+
 test-unit: $(UNIT_BINS)
 	tests/unit/run.sh $(UNIT_BINS)
 

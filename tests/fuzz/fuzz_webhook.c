@@ -1,4 +1,5 @@
 /* fuzz-srcs: ngx_harbor_module/ngx_http_harbor_webhook_parse.c */
+/* fuzz-srcs: ngx_harbor_module/ngx_http_harbor_json.c */
 /* fuzz-srcs: lib/he_oci_grammar.c */
 /* fuzz-cflags: -Ingx_harbor_module */
 
@@ -13,6 +14,7 @@
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined \
  *       tests/fuzz/fuzz_webhook.c \
  *       ngx_harbor_module/ngx_http_harbor_webhook_parse.c \
+ *       ngx_harbor_module/ngx_http_harbor_json.c \
  *       lib/he_oci_grammar.c -Ilib -Ingx_harbor_module
  *   ./a.out tests/fuzz/corpus/fuzz_webhook
  *
