@@ -72,6 +72,10 @@ static int ngx_http_harbor_jwt_key_add(ngx_http_harbor_jwt_keys_t *keys,
 static int ngx_http_harbor_jwt_kid(EVP_PKEY *pkey, char *kid);
 static int ngx_http_harbor_jwt_header(const u_char *p, size_t len,
     ngx_http_harbor_jwt_alg_e *alg, ngx_http_harbor_json_str_t *kid);
+static int ngx_http_harbor_jwt_try_keys(ngx_http_harbor_jwt_keys_t *keys,
+    ngx_http_harbor_jwt_alg_e alg, const ngx_http_harbor_json_str_t *kid,
+    const u_char *in, size_t inlen, const u_char *sig, size_t siglen,
+    size_t *tried);
 static int ngx_http_harbor_jwt_check_sig(const ngx_http_harbor_jwt_key_t *key,
     const u_char *in, size_t inlen, const u_char *sig, size_t siglen);
 static int ngx_http_harbor_jwt_audience(ngx_http_harbor_json_t *j,
@@ -446,6 +450,7 @@ ngx_http_harbor_jwt_verify(ngx_http_harbor_jwt_keys_t *keys,
     const ngx_http_harbor_jwt_opts_t *opts, const u_char *token, size_t len,
     u_char *work, size_t worklen, ngx_http_harbor_jwt_claims_t *claims)
 {
+    int                         ok;
     long                        hlen, clen, slen;
     size_t                      i, tried, dot1, dot2;
     u_char                     *hdr, *cl, *sig, *slot;
@@ -549,48 +554,19 @@ ngx_http_harbor_jwt_verify(ngx_http_harbor_jwt_keys_t *keys,
      */
 
     tried = 0;
-    rc = NGX_HTTP_HARBOR_JWT_NO_KEY;
+    ok = 0;
 
     if (kid.data != NULL) {
-        for (i = 0; i < keys->nkeys; i++) {
-            if (keys->keys[i].alg != alg
-                || strlen(keys->keys[i].kid) != kid.len
-                || memcmp(keys->keys[i].kid, kid.data, kid.len) != 0)
-            {
-                continue;
-            }
-
-            tried++;
-
-            if (ngx_http_harbor_jwt_check_sig(&keys->keys[i], token, dot2,
-                                              sig, slen)
-                == 0)
-            {
-                rc = NGX_HTTP_HARBOR_JWT_OK;
-                break;
-            }
-        }
+        ok = ngx_http_harbor_jwt_try_keys(keys, alg, &kid, token, dot2, sig,
+                                          slen, &tried);
     }
 
     if (tried == 0) {
-        for (i = 0; i < keys->nkeys; i++) {
-            if (keys->keys[i].alg != alg) {
-                continue;
-            }
-
-            tried++;
-
-            if (ngx_http_harbor_jwt_check_sig(&keys->keys[i], token, dot2,
-                                              sig, slen)
-                == 0)
-            {
-                rc = NGX_HTTP_HARBOR_JWT_OK;
-                break;
-            }
-        }
+        ok = ngx_http_harbor_jwt_try_keys(keys, alg, NULL, token, dot2, sig,
+                                          slen, &tried);
     }
 
-    if (rc != NGX_HTTP_HARBOR_JWT_OK) {
+    if (!ok) {
         return (tried == 0) ? NGX_HTTP_HARBOR_JWT_NO_KEY
                             : NGX_HTTP_HARBOR_JWT_BAD_SIGNATURE;
     }
@@ -605,6 +581,43 @@ verified:
     claims->alg = alg;
 
     return rc;
+}
+
+
+/*
+ * Tries the keys of the algorithm, only those whose key id is kid when
+ * kid is given, on the signature: 1 when one holds; *tried counts the
+ * keys tried.
+ */
+
+static int
+ngx_http_harbor_jwt_try_keys(ngx_http_harbor_jwt_keys_t *keys,
+    ngx_http_harbor_jwt_alg_e alg, const ngx_http_harbor_json_str_t *kid,
+    const u_char *in, size_t inlen, const u_char *sig, size_t siglen,
+    size_t *tried)
+{
+    size_t                      i;
+    ngx_http_harbor_jwt_key_t  *key;
+
+    for (i = 0; i < keys->nkeys; i++) {
+        key = &keys->keys[i];
+
+        if (key->alg != alg
+            || (kid != NULL
+                && (strlen(key->kid) != kid->len
+                    || memcmp(key->kid, kid->data, kid->len) != 0)))
+        {
+            continue;
+        }
+
+        (*tried)++;
+
+        if (ngx_http_harbor_jwt_check_sig(key, in, inlen, sig, siglen) == 0) {
+            return 1;
+        }
+    }
+
+    return 0;
 }
 
 

@@ -43,17 +43,21 @@
  *   /v2/<name>/tags/list                 TAGS
  *   /v2/<name>/manifests/<reference>     MANIFEST (blobs: BLOB,
  *                                        referrers: REFERRERS)
+ *   /v2/<name>/blobs/uploads/[<id>]      OTHER, with the name: a write
+ *                                        the edge refuses, but whose
+ *                                        scope a token must grant
  *
  * and OTHER for anything else.  name and ref are byte ranges of uri, either
- * may be empty; nothing is checked against a grammar here.  The read path,
- * the auth module and the metrics module all route through this one
- * function, so they can never disagree on which repository a URI names.
+ * may be empty; nothing is checked against a grammar here.  The request's
+ * one route (ngx_http_harbor_request.c) is made by this function, so the
+ * read path, the auth module and the metrics module can never disagree on
+ * which repository a URI names.
  */
 
 ngx_http_harbor_kind_e
 ngx_http_harbor_split_uri(ngx_str_t *uri, ngx_str_t *name, ngx_str_t *ref)
 {
-    u_char                  *p, *last, *c1, *c2;
+    u_char                  *p, *last, *c1, *c2, *c3;
     size_t                   len;
     ngx_http_harbor_kind_e   kind;
 
@@ -119,6 +123,20 @@ ngx_http_harbor_split_uri(ngx_str_t *uri, ngx_str_t *name, ngx_str_t *ref)
                && ngx_strncmp(c2, "referrers", len) == 0)
     {
         kind = NGX_HTTP_HARBOR_REFERRERS;
+
+    } else if (len == sizeof("uploads") - 1
+               && ngx_strncmp(c2, "uploads", len) == 0)
+    {
+        for (c3 = c2 - 1; c3 > p && c3[-1] != '/'; c3--) { /* void */ }
+
+        if (c3 > p && (c2 - 1) - c3 == sizeof("blobs") - 1
+            && ngx_strncmp(c3, "blobs", sizeof("blobs") - 1) == 0)
+        {
+            name->data = p;
+            name->len = (c3 - 1) - p;
+        }
+
+        return NGX_HTTP_HARBOR_OTHER;
 
     } else {
         return NGX_HTTP_HARBOR_OTHER;
