@@ -73,6 +73,10 @@ ngx_http_harbor_events_miss(ngx_http_request_t *r, ngx_str_t *repository,
     if (e->key == key && (ngx_msec_int_t) (e->expires - ngx_current_msec) > 0)
     {
         (void) ngx_atomic_fetch_add(&counters->coalesced, 1);
+
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "harbor miss event coalesced: \"%V\" \"%V\"",
+                       repository, reference);
         return;
     }
 
