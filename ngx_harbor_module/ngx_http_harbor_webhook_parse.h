@@ -2,18 +2,18 @@
 /*
  * Harbor Edge: validation of Harbor webhook payloads, without nginx.
  *
- * Harbor posts artifact events in two formats (reference/harbor-facts.md,
- * section e): "Default" ({type, occur_at, operator, event_data}) and
+ * Harbor posts artifact events in one of two formats, as its webhook
+ * policy chooses: "Default" ({type, occur_at, operator, event_data}) and
  * structured CloudEvents ({specversion, type, time, data}, where data is
  * the Default event_data).  This parser checks the whole body is strict
  * JSON, finds the few fields the edge needs and checks the repository
  * name, digests and tags against the OCI grammars (he_oci_grammar.c, which
- * the replicator shares), so that the event put in
- * the queue never carries anything a path could be built from unchecked.
+ * the replicator shares), so that the event put in the queue never
+ * carries anything a path could be built from unchecked.
  *
  * It is plain C (no nginx types, no allocation: everything lands in fixed
  * buffers of the caller's event struct) so that a libFuzzer target can
- * run it alone.
+ * run it with the JSON scanner alone.
  */
 
 

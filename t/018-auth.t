@@ -11,11 +11,7 @@ use HarborToken;
 our $S = HarborStore::build();
 HarborToken::setup();
 
-$HarborTest::HttpConfig = <<'_EOC_';
-harbor_root $TEST_NGINX_HARBOR_ROOT;
-harbor_token_realm https://harbor.test/service/token;
-harbor_token_cert $TEST_NGINX_TOKEN_CERT;
-_EOC_
+$HarborTest::HttpConfig = $HarborToken::HttpConfig;
 
 $HarborTest::Config = <<'_EOC_';
 location /v2/ {

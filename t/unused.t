@@ -13,11 +13,7 @@ our $S = HarborStore::build();
 HarborToken::setup();
 
 # every module of the .so configured somewhere, and a plain location
-$HarborTest::HttpConfig = <<'_EOC_';
-harbor_root $TEST_NGINX_HARBOR_ROOT;
-harbor_token_realm https://harbor.test/service/token;
-harbor_token_cert $TEST_NGINX_TOKEN_CERT;
-_EOC_
+$HarborTest::HttpConfig = $HarborToken::HttpConfig;
 
 $HarborTest::Config = <<'_EOC_';
 location /v2/ {

@@ -8,6 +8,7 @@ package HarborToken;
 #
 #     use HarborToken;
 #     HarborToken::setup();     # $ENV{TEST_NGINX_TOKEN_CERT}, ..._KEY
+#     $HarborTest::HttpConfig = $HarborToken::HttpConfig;
 #     my $t = HarborToken::mint(access => [HarborToken::pull('a/b/c')]);
 #     my $t = HarborToken::mint(exp => time - 300, key => 'other');
 #
@@ -24,6 +25,13 @@ use MIME::Base64 ();
 
 our $Dir;
 our %Keys;
+
+# the http{} lines of a server that checks these tokens
+our $HttpConfig = <<'_EOC_';
+harbor_root $TEST_NGINX_HARBOR_ROOT;
+harbor_token_realm https://harbor.test/service/token;
+harbor_token_cert $TEST_NGINX_TOKEN_CERT;
+_EOC_
 
 my $json = JSON::PP->new->canonical(1);
 
