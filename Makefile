@@ -17,17 +17,25 @@ CC          ?= cc
 CFLAGS      ?= -O2 -g
 NGX_CC_OPT  ?= -g -O2
 HR_CFLAGS   := -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Werror \
-               -D_GNU_SOURCE -Ireplicator \
+               -D_GNU_SOURCE -Ireplicator -Ilib \
                $(shell pkg-config --cflags libcurl jansson openssl hiredis)
 HR_LIBS     := $(shell pkg-config --libs libcurl jansson openssl hiredis) \
                -lpthread -lm
 
-MODULE_SRCS := $(wildcard ngx_harbor_module/*.c ngx_harbor_module/*.h)
+# lib/: what both programs compile (the OCI grammars)
+SHARED_SRCS := $(wildcard lib/*.c)
+SHARED_HDRS := $(wildcard lib/*.h)
+SHARED_OBJS := $(patsubst lib/%.c,$(BUILD)/hr/%.o,$(SHARED_SRCS))
+
+MODULE_SRCS := $(wildcard ngx_harbor_module/*.c ngx_harbor_module/*.h) \
+               $(SHARED_SRCS) $(SHARED_HDRS)
 HR_SRCS     := $(wildcard replicator/*.c)
-HR_HDRS     := $(wildcard replicator/*.h)
+HR_HDRS     := $(wildcard replicator/*.h) $(SHARED_HDRS)
 HR_LIB_SRCS := $(filter-out replicator/main.c,$(HR_SRCS))
-HR_OBJS     := $(patsubst replicator/%.c,$(BUILD)/hr/%.o,$(HR_SRCS))
-HR_LIB_OBJS := $(patsubst replicator/%.c,$(BUILD)/hr/%.o,$(HR_LIB_SRCS))
+HR_OBJS     := $(patsubst replicator/%.c,$(BUILD)/hr/%.o,$(HR_SRCS)) \
+               $(SHARED_OBJS)
+HR_LIB_OBJS := $(patsubst replicator/%.c,$(BUILD)/hr/%.o,$(HR_LIB_SRCS)) \
+               $(SHARED_OBJS)
 
 UNIT_SRCS   := $(wildcard tests/unit/test_*.c)
 UNIT_BINS   := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
@@ -64,6 +72,10 @@ $(BUILD)/hr/%.o: replicator/%.c $(HR_HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(HR_CFLAGS) -c -o $@ $<
 
+$(BUILD)/hr/%.o: lib/%.c $(SHARED_HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(HR_CFLAGS) -c -o $@ $<
+
 $(REPLICATOR): $(HR_OBJS)
 	$(CC) $(CFLAGS) -o $@ $^ $(HR_LIBS)
 
@@ -71,6 +83,10 @@ $(REPLICATOR): $(HR_OBJS)
 $(BUILD)/unit/%: tests/unit/%.c $(HR_LIB_OBJS) $(HR_HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(HR_CFLAGS) -o $@ $< $(HR_LIB_OBJS) $(HR_LIBS) -lcmocka
+
+# test_jwt includes the module's files it tests
+$(BUILD)/unit/test_jwt: $(wildcard ngx_harbor_module/ngx_http_harbor_jwt.[ch] \
+                                   ngx_harbor_module/ngx_http_harbor_json.[ch])
 
 test-unit: $(UNIT_BINS)
 	tests/unit/run.sh $(UNIT_BINS)

@@ -5,13 +5,10 @@
 
 
 /*
- * The content handler: method check, routing of /v2/ paths, ns mapping and
- * dispatch to the manifest, blob and list handlers; plus the helpers every
- * handler uses to answer (headers, in-memory bodies, If-None-Match, query
- * arguments, misses).  Routing is done from the right because a repository
- * name contains slashes: the last two components of the URI say what is
- * asked for, everything before them is the name.  Every part is checked
- * against its grammar here, before any handler builds a path from it.
+ * The content handler: method check, the request's route
+ * (ngx_http_harbor_request.c) and dispatch to the manifest, blob and list
+ * handlers; plus the helpers every handler uses to answer (headers,
+ * in-memory bodies, If-None-Match, query arguments, misses).
  */
 
 
@@ -26,15 +23,9 @@
 #endif
 
 
-static ngx_int_t ngx_http_harbor_route(ngx_http_request_t *r,
-    ngx_http_harbor_ctx_t *ctx);
-static ngx_int_t ngx_http_harbor_map_ns(ngx_http_request_t *r,
-    ngx_http_harbor_ctx_t *ctx);
 static ngx_int_t ngx_http_harbor_ping(ngx_http_request_t *r);
 static ngx_int_t ngx_http_harbor_not_allowed(ngx_http_request_t *r);
-static ngx_int_t ngx_http_harbor_check_digest(ngx_http_request_t *r,
-    ngx_http_harbor_ctx_t *ctx);
-static void ngx_http_harbor_ctx_cleanup(void *data);
+static ngx_int_t ngx_http_harbor_api_version(ngx_http_request_t *r);
 
 
 ngx_str_t  ngx_http_harbor_json_type =
@@ -45,7 +36,6 @@ ngx_int_t
 ngx_http_harbor_handler(ngx_http_request_t *r)
 {
     ngx_int_t                    rc;
-    ngx_pool_cleanup_t          *cln;
     ngx_http_harbor_ctx_t       *ctx;
     ngx_http_harbor_loc_conf_t  *hlcf;
 
@@ -54,6 +44,16 @@ ngx_http_harbor_handler(ngx_http_request_t *r)
     if (!hlcf->registry) {
         return NGX_DECLINED;
     }
+
+    /* made by harbor_auth already, or now */
+
+    ctx = ngx_http_harbor_request(r);
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->served = 1;
+    ctx->registry = 1;
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
         ngx_http_harbor_count_request(r, NGX_HTTP_HARBOR_OTHER);
@@ -66,42 +66,12 @@ ngx_http_harbor_handler(ngx_http_request_t *r)
         return rc;
     }
 
-    /*
-     * the context hangs on a pool cleanup too, as ngx_http_realip_module
-     * does, so that it outlives the internal redirect of harbor_miss_pass
-     * (which zeroes r->ctx) for the log phase: ngx_http_harbor_get_ctx()
-     */
-
-    cln = ngx_pool_cleanup_add(r->pool, sizeof(ngx_http_harbor_ctx_t));
-    if (cln == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    cln->handler = ngx_http_harbor_ctx_cleanup;
-    ctx = cln->data;
-
-    ngx_memzero(ctx, sizeof(ngx_http_harbor_ctx_t));
-
-    ctx->request = r;
-
-    ngx_http_set_ctx(r, ctx, ngx_http_harbor_module);
-
-    rc = ngx_http_harbor_route(r, ctx);
-
     ngx_http_harbor_count_request(r, ctx->kind);
 
-    if (rc == NGX_ERROR) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    if (rc == NGX_DECLINED) {
+    if (ctx->invalid) {
         return ngx_http_harbor_send_error(r, ctx->err, ctx->err_status,
                                           ctx->err_message);
     }
-
-    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "harbor route: %ui \"%V\" \"%V\"",
-                   ctx->kind, &ctx->repo, &ctx->reference);
 
     switch (ctx->kind) {
 
@@ -147,224 +117,6 @@ ngx_http_harbor_internal_error(ngx_http_request_t *r, ngx_int_t rc)
     }
 
     return ngx_http_harbor_send_error(r, NGX_HTTP_HARBOR_UNKNOWN, rc, NULL);
-}
-
-
-/*
- * NGX_OK: ctx->kind, name, repo and reference are set and valid;
- * NGX_DECLINED: the request is invalid, ctx->err says why;
- * NGX_ERROR: no memory
- */
-
-static ngx_int_t
-ngx_http_harbor_route(ngx_http_request_t *r, ngx_http_harbor_ctx_t *ctx)
-{
-    ngx_str_t   name;
-    ngx_int_t   rc;
-
-    ctx->kind = ngx_http_harbor_split_uri(&r->uri, &name, &ctx->reference);
-
-    switch (ctx->kind) {
-
-    case NGX_HTTP_HARBOR_PING:
-    case NGX_HTTP_HARBOR_CATALOG:
-        return NGX_OK;
-
-    case NGX_HTTP_HARBOR_OTHER:
-        goto unsupported;
-
-    case NGX_HTTP_HARBOR_TAGS:
-        break;
-
-    default:
-        if (ctx->reference.len == 0) {
-            ctx->kind = NGX_HTTP_HARBOR_OTHER;
-            goto unsupported;
-        }
-    }
-
-    if (name.len == 0) {
-        ctx->kind = NGX_HTTP_HARBOR_OTHER;
-        goto unsupported;
-    }
-
-    if (ngx_http_harbor_parse_name(name.data, name.len) != NGX_OK) {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "harbor: invalid repository name in \"%V\"",
-                      &r->unparsed_uri);
-        ctx->err = NGX_HTTP_HARBOR_NAME_INVALID;
-        return NGX_DECLINED;
-    }
-
-    ctx->name = name;
-
-    rc = ngx_http_harbor_map_ns(r, ctx);
-    if (rc != NGX_OK) {
-        return rc;
-    }
-
-    switch (ctx->kind) {
-
-    case NGX_HTTP_HARBOR_MANIFEST:
-
-        if (ngx_strlchr(ctx->reference.data,
-                        ctx->reference.data + ctx->reference.len, ':'))
-        {
-            return ngx_http_harbor_check_digest(r, ctx);
-        }
-
-        if (ngx_http_harbor_parse_tag(ctx->reference.data,
-                                      ctx->reference.len)
-            != NGX_OK)
-        {
-            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                          "harbor: invalid tag in \"%V\"", &r->unparsed_uri);
-            ctx->err = NGX_HTTP_HARBOR_TAG_INVALID;
-            ctx->err_message = "invalid tag";
-            return NGX_DECLINED;
-        }
-
-        return NGX_OK;
-
-    case NGX_HTTP_HARBOR_BLOB:
-    case NGX_HTTP_HARBOR_REFERRERS:
-        return ngx_http_harbor_check_digest(r, ctx);
-
-    default: /* NGX_HTTP_HARBOR_TAGS */
-        return NGX_OK;
-    }
-
-unsupported:
-
-    ctx->err = NGX_HTTP_HARBOR_UNSUPPORTED;
-    ctx->err_status = NGX_HTTP_NOT_FOUND;
-    ctx->err_message = "unsupported endpoint";
-
-    return NGX_DECLINED;
-}
-
-
-static ngx_int_t
-ngx_http_harbor_check_digest(ngx_http_request_t *r,
-    ngx_http_harbor_ctx_t *ctx)
-{
-    ngx_int_t  rc;
-
-    rc = ngx_http_harbor_parse_digest(ctx->reference.data, ctx->reference.len,
-                                      &ctx->digest);
-
-    if (rc == NGX_OK) {
-        return NGX_OK;
-    }
-
-    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                  "harbor: invalid digest in \"%V\"", &r->unparsed_uri);
-
-    ctx->err = NGX_HTTP_HARBOR_DIGEST_INVALID;
-    ctx->err_message = (rc == NGX_DECLINED) ? "unsupported digest algorithm"
-                                            : "invalid digest";
-
-    return NGX_DECLINED;
-}
-
-
-/*
- * ?ns=HOST with "harbor_ns HOST PREFIX" serves PREFIX/<name>; an ns that is
- * not a host, or has no mapping, is ignored
- */
-
-static ngx_int_t
-ngx_http_harbor_map_ns(ngx_http_request_t *r, ngx_http_harbor_ctx_t *ctx)
-{
-    ngx_int_t                    rc;
-    ngx_str_t                    value;
-    ngx_http_harbor_loc_conf_t  *hlcf;
-
-    ctx->repo = ctx->name;
-
-    rc = ngx_http_harbor_arg(r, "ns", 2, &value);
-
-    if (rc != NGX_OK) {
-        return (rc == NGX_DECLINED) ? NGX_OK : NGX_ERROR;
-    }
-
-    if (ngx_http_harbor_parse_host(value.data, value.len) != NGX_OK) {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "harbor: ignored invalid ns argument");
-        return NGX_OK;
-    }
-
-    ctx->ns = value;
-
-    hlcf = ngx_http_get_module_loc_conf(r, ngx_http_harbor_module);
-
-    rc = ngx_http_harbor_ns_map(r->pool, hlcf->ns, &value, &ctx->name,
-                                &ctx->repo);
-
-    if (rc == NGX_DECLINED) {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "harbor: repository name too long with the prefix "
-                      "of ns \"%V\"", &value);
-        ctx->err = NGX_HTTP_HARBOR_NAME_INVALID;
-    }
-
-    return rc;
-}
-
-
-/*
- * The repository that name is served from under "harbor_ns HOST PREFIX":
- * PREFIX/<name> in *repo (from pool) when host has a mapping, else name
- * itself.  NGX_DECLINED when the prefixed name would be too long.  The
- * read path, the auth and the metrics modules all map through this.
- */
-
-ngx_int_t
-ngx_http_harbor_ns_map(ngx_pool_t *pool, ngx_array_t *nss, ngx_str_t *host,
-    ngx_str_t *name, ngx_str_t *repo)
-{
-    u_char                *p;
-    ngx_str_t              n;
-    ngx_uint_t             i;
-    ngx_http_harbor_ns_t  *ns;
-
-    n = *name;      /* repo and name may be the same string */
-    *repo = n;
-
-    if (nss == NULL) {
-        return NGX_OK;
-    }
-
-    ns = nss->elts;
-
-    for (i = 0; i < nss->nelts; i++) {
-        if (ns[i].host.len == host->len
-            && ngx_strncasecmp(ns[i].host.data, host->data, host->len) == 0)
-        {
-            break;
-        }
-    }
-
-    if (i == nss->nelts) {
-        return NGX_OK;
-    }
-
-    if (ns[i].prefix.len + 1 + n.len > NGX_HTTP_HARBOR_NAME_MAX) {
-        return NGX_DECLINED;
-    }
-
-    p = ngx_pnalloc(pool, ns[i].prefix.len + 1 + n.len);
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
-
-    repo->data = p;
-    p = ngx_cpymem(p, ns[i].prefix.data, ns[i].prefix.len);
-    *p++ = '/';
-    p = ngx_cpymem(p, n.data, n.len);
-    repo->len = p - repo->data;
-
-    return NGX_OK;
 }
 
 
@@ -429,20 +181,13 @@ ngx_http_harbor_add_header(ngx_http_request_t *r, char *key,
 
 /*
  * sends the header with Docker-Distribution-API-Version, which every
- * answer of the module carries
+ * answer of the read path carries
  */
 
 ngx_int_t
 ngx_http_harbor_send_header(ngx_http_request_t *r)
 {
-    ngx_str_t  version;
-
-    ngx_str_set(&version, NGX_HTTP_HARBOR_API_VERSION);
-
-    if (ngx_http_harbor_add_header(r, "Docker-Distribution-API-Version",
-                                   &version)
-        != NGX_OK)
-    {
+    if (ngx_http_harbor_api_version(r) != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -450,8 +195,39 @@ ngx_http_harbor_send_header(ngx_http_request_t *r)
 }
 
 
+static ngx_int_t
+ngx_http_harbor_api_version(ngx_http_request_t *r)
+{
+    ngx_str_t  version;
+
+    ngx_str_set(&version, NGX_HTTP_HARBOR_API_VERSION);
+
+    return ngx_http_harbor_add_header(r, "Docker-Distribution-API-Version",
+                                      &version);
+}
+
+
+/* an answer of the read path (or of harbor_auth) from memory */
+
 ngx_int_t
 ngx_http_harbor_send_memory(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_str_t *type, u_char *body, size_t len)
+{
+    if (ngx_http_harbor_api_version(r) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_harbor_send_body(r, status, type, body, len);
+}
+
+
+/*
+ * The whole response, from memory that lives as long as the request (the
+ * pool, or static); the metrics and webhook locations answer with it too.
+ */
+
+ngx_int_t
+ngx_http_harbor_send_body(ngx_http_request_t *r, ngx_uint_t status,
     ngx_str_t *type, u_char *body, size_t len)
 {
     ngx_int_t     rc;
@@ -472,7 +248,7 @@ ngx_http_harbor_send_memory(ngx_http_request_t *r, ngx_uint_t status,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    rc = ngx_http_harbor_send_header(r);
+    rc = ngx_http_send_header(r);
 
     if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
         return rc;
@@ -593,25 +369,21 @@ ngx_http_harbor_arg(ngx_http_request_t *r, char *name, size_t len,
 ngx_int_t
 ngx_http_harbor_miss(ngx_http_request_t *r, ngx_uint_t err, char *message)
 {
-    ngx_http_harbor_loc_conf_t  *hlcf;
-#if (NGX_HTTP_HARBOR_EVENTS)
     ngx_http_harbor_ctx_t       *ctx;
-#endif
+    ngx_http_harbor_loc_conf_t  *hlcf;
 
     ngx_http_harbor_count(r, NGX_HTTP_HARBOR_MISSES);
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_harbor_module);
 
 #if (NGX_HTTP_HARBOR_EVENTS)
 
     /* the store's name (ns prefix applied): that is what must be filled */
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_harbor_module);
-
-    if (ctx) {
-        ngx_http_harbor_events_miss(r, &ctx->repo, &ctx->reference,
-                                    (ctx->kind == NGX_HTTP_HARBOR_BLOB)
-                                    ? NGX_HTTP_HARBOR_MISS_BLOB
-                                    : NGX_HTTP_HARBOR_MISS_MANIFEST);
-    }
+    ngx_http_harbor_events_miss(r, &ctx->repo, &ctx->reference,
+                                (ctx->kind == NGX_HTTP_HARBOR_BLOB)
+                                ? NGX_HTTP_HARBOR_MISS_BLOB
+                                : NGX_HTTP_HARBOR_MISS_MANIFEST);
 
 #endif
 
@@ -620,6 +392,8 @@ ngx_http_harbor_miss(ngx_http_request_t *r, ngx_uint_t err, char *message)
     if (hlcf->miss_pass.len) {
         ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                        "harbor miss, passed to \"%V\"", &hlcf->miss_pass);
+
+        ctx->passed = 1;
 
         return ngx_http_named_location(r, &hlcf->miss_pass);
     }
@@ -690,40 +464,6 @@ ngx_http_harbor_not_modified(ngx_http_request_t *r)
     r->header_only = 1;
 
     return ngx_http_harbor_send_header(r);
-}
-
-
-/*
- * the request's context, also after an internal redirect (the log phase of
- * a request passed to harbor_miss_pass); NULL if the module did not run
- */
-
-ngx_http_harbor_ctx_t *
-ngx_http_harbor_get_ctx(ngx_http_request_t *r)
-{
-    ngx_pool_cleanup_t     *cln;
-    ngx_http_harbor_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_harbor_module);
-
-    if (ctx == NULL && (r->internal || r->filter_finalize)) {
-
-        for (cln = r->pool->cleanup; cln; cln = cln->next) {
-            if (cln->handler == ngx_http_harbor_ctx_cleanup) {
-                ctx = cln->data;
-                break;
-            }
-        }
-    }
-
-    return ctx;
-}
-
-
-static void
-ngx_http_harbor_ctx_cleanup(void *data)
-{
-    /* void: only a marker to find the context by */
 }
 
 

@@ -5,62 +5,56 @@
 
 
 /*
- * A small, bounded JSON scanner: enough to detect a manifest's media type
- * (top-level "schemaVersion", "mediaType", "signatures", "manifests") and
- * to filter the descriptors of a referrers index by "artifactType".  It
- * validates as it goes (strings, escapes, numbers, literals, nesting at
- * most NGX_HTTP_HARBOR_JSON_DEPTH deep), never reads past the end of the
- * buffer, and allocates nothing except the filtered output: values are
- * returned as ranges of the input.
+ * The bounded JSON scanner (see ngx_http_harbor_json.h).  Each function
+ * checks what it consumes against RFC 8259 and tests j->pos against
+ * j->last before every read; the first error is kept, with its offset, for
+ * the caller's message.  Recursion happens only in skip(), one level per
+ * open container, so the stack is bounded by depth_max.
  */
 
 
-#include <ngx_config.h>
-#include <ngx_core.h>
-#include <ngx_http.h>
+#include <string.h>
 
-#include "ngx_http_harbor_module.h"
+#include "ngx_http_harbor_json.h"
 
 
-#define NGX_HTTP_HARBOR_JSON_DEPTH  32
-
-
-typedef struct {
-    u_char      *pos;
-    u_char      *last;
-    ngx_uint_t   depth;
-} ngx_http_harbor_json_t;
-
-
+static int ngx_http_harbor_json_error(ngx_http_harbor_json_t *j,
+    const char *what);
 static void ngx_http_harbor_json_ws(ngx_http_harbor_json_t *j);
-static ngx_int_t ngx_http_harbor_json_string(ngx_http_harbor_json_t *j,
-    ngx_str_t *raw);
-static ngx_int_t ngx_http_harbor_json_value(ngx_http_harbor_json_t *j);
-static ngx_int_t ngx_http_harbor_json_container(ngx_http_harbor_json_t *j);
-static ngx_int_t ngx_http_harbor_json_number(ngx_http_harbor_json_t *j);
-static ngx_int_t ngx_http_harbor_json_key(ngx_http_harbor_json_t *j,
-    ngx_str_t *key);
-static ngx_int_t ngx_http_harbor_json_next(ngx_http_harbor_json_t *j,
-    u_char close);
-static ngx_int_t ngx_http_harbor_json_eq(ngx_str_t *raw, ngx_str_t *s);
-static ngx_int_t ngx_http_harbor_json_unescape(ngx_pool_t *pool,
-    ngx_str_t *raw);
-static ngx_int_t ngx_http_harbor_json_descriptor(ngx_http_harbor_json_t *j,
-    ngx_str_t *artifact_type, ngx_uint_t *match);
+static int ngx_http_harbor_json_close(ngx_http_harbor_json_t *j);
+static int ngx_http_harbor_json_utf8(ngx_http_harbor_json_t *j,
+    const unsigned char *p);
+static int ngx_http_harbor_json_hex4(const unsigned char *p, unsigned *cp);
+static int ngx_http_harbor_json_escape(ngx_http_harbor_json_t *j,
+    const unsigned char *p);
+static size_t ngx_http_harbor_json_next_char(const unsigned char **pp,
+    const unsigned char *last, unsigned char *out);
 
 
-/*
- * keys of a manifest are matched as Go's encoding/json (distribution)
- * matches struct fields: ASCII case-insensitively ("MediaType" is
- * mediaType); a key written with escapes is not matched
- */
-#define ngx_http_harbor_json_key_is(raw, lit)                                 \
-    ((raw)->len == sizeof(lit) - 1                                            \
-     && ngx_strncasecmp((raw)->data, (u_char *) lit, sizeof(lit) - 1) == 0)
+void
+ngx_http_harbor_json_init(ngx_http_harbor_json_t *j, const unsigned char *p,
+    size_t len, unsigned depth_max, unsigned strict)
+{
+    memset(j, 0, sizeof(ngx_http_harbor_json_t));
 
-#define ngx_http_harbor_json_is(raw, lit)                                     \
-    ((raw)->len == sizeof(lit) - 1                                            \
-     && ngx_strncmp((raw)->data, lit, sizeof(lit) - 1) == 0)
+    j->start = p;
+    j->pos = p;
+    j->last = p + len;
+    j->depth_max = depth_max;
+    j->strict = strict ? 1 : 0;
+}
+
+
+static int
+ngx_http_harbor_json_error(ngx_http_harbor_json_t *j, const char *what)
+{
+    if (j->err == NULL) {
+        j->err = what;
+        j->err_at = j->pos - j->start;
+    }
+
+    return -1;
+}
 
 
 static void
@@ -75,753 +69,650 @@ ngx_http_harbor_json_ws(ngx_http_harbor_json_t *j)
 }
 
 
-/*
- * a string at j->pos; raw is its content between the quotes, escapes
- * validated but not decoded
- */
-
-static ngx_int_t
-ngx_http_harbor_json_string(ngx_http_harbor_json_t *j, ngx_str_t *raw)
+int
+ngx_http_harbor_json_open(ngx_http_harbor_json_t *j, unsigned char c)
 {
-    u_char      *p;
-    ngx_uint_t   i;
+    ngx_http_harbor_json_ws(j);
 
-    p = j->pos;
-
-    if (p == j->last || *p != '"') {
-        return NGX_ERROR;
+    if (j->pos == j->last || *j->pos != c) {
+        return ngx_http_harbor_json_error(j, (c == '{') ? "expected {"
+                                                        : "expected [");
     }
 
-    p++;
-    raw->data = p;
-
-    while (p < j->last) {
-
-        if (*p == '"') {
-            raw->len = p - raw->data;
-            j->pos = p + 1;
-            return NGX_OK;
-        }
-
-        if (*p < 0x20) {
-            return NGX_ERROR;
-        }
-
-        if (*p != '\\') {
-            p++;
-            continue;
-        }
-
-        p++;
-
-        if (p == j->last) {
-            return NGX_ERROR;
-        }
-
-        switch (*p) {
-
-        case '"': case '\\': case '/': case 'b':
-        case 'f': case 'n': case 'r': case 't':
-            p++;
-            break;
-
-        case 'u':
-            if (j->last - p < 5) {
-                return NGX_ERROR;
-            }
-
-            for (i = 1; i <= 4; i++) {
-                if (ngx_hextoi(&p[i], 1) == NGX_ERROR) {
-                    return NGX_ERROR;
-                }
-            }
-
-            p += 5;
-            break;
-
-        default:
-            return NGX_ERROR;
-        }
+    if (++j->depth > j->depth_max) {
+        return ngx_http_harbor_json_error(j, "nested too deep");
     }
 
-    return NGX_ERROR;
+    j->pos++;
+
+    return 0;
 }
 
 
-static ngx_int_t
-ngx_http_harbor_json_number(ngx_http_harbor_json_t *j)
+static int
+ngx_http_harbor_json_close(ngx_http_harbor_json_t *j)
 {
-    u_char  *p, *start;
+    j->pos++;
+    j->depth--;
+
+    return 0;
+}
+
+
+int
+ngx_http_harbor_json_member(ngx_http_harbor_json_t *j, int *first,
+    ngx_http_harbor_json_str_t *key)
+{
+    ngx_http_harbor_json_ws(j);
+
+    if (j->pos == j->last) {
+        return ngx_http_harbor_json_error(j, "unterminated object");
+    }
+
+    if (*j->pos == '}') {
+        return ngx_http_harbor_json_close(j);
+    }
+
+    if (*first) {
+        *first = 0;
+
+    } else {
+        if (*j->pos != ',') {
+            return ngx_http_harbor_json_error(j, "expected , or }");
+        }
+
+        j->pos++;
+        ngx_http_harbor_json_ws(j);
+    }
+
+    /* after a comma a key must follow: no trailing comma */
+
+    if (j->pos == j->last || *j->pos != '"') {
+        return ngx_http_harbor_json_error(j, "expected a string key");
+    }
+
+    if (ngx_http_harbor_json_string(j, key) != 0) {
+        return -1;
+    }
+
+    ngx_http_harbor_json_ws(j);
+
+    if (j->pos == j->last || *j->pos != ':') {
+        return ngx_http_harbor_json_error(j, "expected :");
+    }
+
+    j->pos++;
+    ngx_http_harbor_json_ws(j);
+
+    if (j->pos == j->last) {
+        return ngx_http_harbor_json_error(j, "missing value");
+    }
+
+    return 1;
+}
+
+
+int
+ngx_http_harbor_json_element(ngx_http_harbor_json_t *j, int *first)
+{
+    ngx_http_harbor_json_ws(j);
+
+    if (j->pos == j->last) {
+        return ngx_http_harbor_json_error(j, "unterminated array");
+    }
+
+    if (*first) {
+        *first = 0;
+
+        if (*j->pos == ']') {
+            return ngx_http_harbor_json_close(j);
+        }
+
+        return 1;
+    }
+
+    if (*j->pos == ']') {
+        return ngx_http_harbor_json_close(j);
+    }
+
+    if (*j->pos != ',') {
+        return ngx_http_harbor_json_error(j, "expected , or ]");
+    }
+
+    j->pos++;
+    ngx_http_harbor_json_ws(j);
+
+    if (j->pos == j->last || *j->pos == ']') {
+        return ngx_http_harbor_json_error(j, "missing value");
+    }
+
+    return 1;
+}
+
+
+/*
+ * A string at j->pos; s is its contents between the quotes.  Every escape
+ * is checked here, so decode() and eq() may trust them.
+ */
+
+int
+ngx_http_harbor_json_string(ngx_http_harbor_json_t *j,
+    ngx_http_harbor_json_str_t *s)
+{
+    int                   n;
+    const unsigned char  *p;
+
+    ngx_http_harbor_json_ws(j);
+
+    if (j->pos == j->last || *j->pos != '"') {
+        return ngx_http_harbor_json_error(j, "expected a string");
+    }
+
+    /* an empty string until the whole of it has been checked */
+
+    p = j->pos + 1;
+    s->data = p;
+    s->len = 0;
+
+    for ( ;; ) {
+        if (p == j->last) {
+            j->pos = p;
+            return ngx_http_harbor_json_error(j, "unterminated string");
+        }
+
+        if (*p == '"') {
+            break;
+        }
+
+        if (*p < 0x20) {
+            j->pos = p;
+            return ngx_http_harbor_json_error(j,
+                                            "control character in a string");
+        }
+
+        if (*p == '\\') {
+            n = ngx_http_harbor_json_escape(j, p);
+
+        } else if (*p >= 0x80 && j->strict) {
+            n = ngx_http_harbor_json_utf8(j, p);
+
+        } else {
+            n = 1;
+        }
+
+        if (n < 0) {
+            return -1;
+        }
+
+        p += n;
+    }
+
+    s->len = p - s->data;
+    j->pos = p + 1;
+
+    return 0;
+}
+
+
+/* the length of the escape at p, or -1 */
+
+static int
+ngx_http_harbor_json_escape(ngx_http_harbor_json_t *j, const unsigned char *p)
+{
+    unsigned  c, lo;
+
+    j->pos = p;
+
+    if (j->last - p < 2) {
+        return ngx_http_harbor_json_error(j, "unterminated string");
+    }
+
+    switch (p[1]) {
+
+    case '"': case '\\': case '/': case 'b':
+    case 'f': case 'n': case 'r': case 't':
+        return 2;
+
+    case 'u':
+        break;
+
+    default:
+        return ngx_http_harbor_json_error(j, "bad escape in a string");
+    }
+
+    if (j->last - p < 6) {
+        return ngx_http_harbor_json_error(j, "short unicode escape");
+    }
+
+    if (ngx_http_harbor_json_hex4(p + 2, &c) != 0) {
+        return ngx_http_harbor_json_error(j, "bad unicode escape");
+    }
+
+    if (!j->strict || c < 0xd800 || c > 0xdfff) {
+        return 6;
+    }
+
+    if (c >= 0xdc00) {
+        return ngx_http_harbor_json_error(j, "lone low surrogate");
+    }
+
+    if (j->last - p < 12 || p[6] != '\\' || p[7] != 'u') {
+        return ngx_http_harbor_json_error(j, "lone high surrogate");
+    }
+
+    if (ngx_http_harbor_json_hex4(p + 8, &lo) != 0) {
+        return ngx_http_harbor_json_error(j, "bad unicode escape");
+    }
+
+    if (lo < 0xdc00 || lo > 0xdfff) {
+        return ngx_http_harbor_json_error(j, "bad surrogate pair");
+    }
+
+    return 12;
+}
+
+
+static int
+ngx_http_harbor_json_hex4(const unsigned char *p, unsigned *cp)
+{
+    int       i;
+    unsigned  c, v;
+
+    v = 0;
+
+    for (i = 0; i < 4; i++) {
+        c = p[i];
+
+        if (c >= '0' && c <= '9') {
+            c -= '0';
+
+        } else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f') {
+            c = (c | 0x20) - 'a' + 10;
+
+        } else {
+            return -1;
+        }
+
+        v = (v << 4) | c;
+    }
+
+    *cp = v;
+
+    return 0;
+}
+
+
+/* the length of one UTF-8 sequence at p: no overlong forms, no surrogates */
+
+static int
+ngx_http_harbor_json_utf8(ngx_http_harbor_json_t *j, const unsigned char *p)
+{
+    size_t    i, need;
+    unsigned  cp, min;
+
+    j->pos = p;
+
+    if (*p >= 0xc2 && *p <= 0xdf) {
+        need = 1;
+        cp = *p & 0x1f;
+        min = 0x80;
+
+    } else if (*p >= 0xe0 && *p <= 0xef) {
+        need = 2;
+        cp = *p & 0x0f;
+        min = 0x800;
+
+    } else if (*p >= 0xf0 && *p <= 0xf4) {
+        need = 3;
+        cp = *p & 0x07;
+        min = 0x10000;
+
+    } else {
+        return ngx_http_harbor_json_error(j, "invalid UTF-8");
+    }
+
+    if ((size_t) (j->last - p) <= need) {
+        return ngx_http_harbor_json_error(j, "invalid UTF-8");
+    }
+
+    for (i = 1; i <= need; i++) {
+        if ((p[i] & 0xc0) != 0x80) {
+            return ngx_http_harbor_json_error(j, "invalid UTF-8");
+        }
+
+        cp = (cp << 6) | (p[i] & 0x3f);
+    }
+
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
+        return ngx_http_harbor_json_error(j, "invalid UTF-8");
+    }
+
+    return need + 1;
+}
+
+
+/*
+ * A number by the JSON grammar: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?
+ * [0-9]+)?; *value is its integer part, with an overflow guard.
+ */
+
+int
+ngx_http_harbor_json_number(ngx_http_harbor_json_t *j, int64_t *value,
+    unsigned *flags)
+{
+    int                   neg;
+    int64_t               v, d;
+    const unsigned char  *p, *start;
+
+    ngx_http_harbor_json_ws(j);
 
     p = j->pos;
+    neg = 0;
+    v = 0;
+    *flags = 0;
 
     if (p < j->last && *p == '-') {
+        neg = 1;
         p++;
     }
 
-    start = p;
-
-    while (p < j->last && *p >= '0' && *p <= '9') {
-        p++;
+    if (p == j->last || *p < '0' || *p > '9') {
+        return ngx_http_harbor_json_error(j, "bad number");
     }
 
-    if (p == start || (*start == '0' && p - start > 1)) {
-        return NGX_ERROR;
+    if (*p == '0') {
+        p++;
+
+    } else {
+        while (p < j->last && *p >= '0' && *p <= '9') {
+            d = *p++ - '0';
+
+            if (v > (INT64_MAX - d) / 10) {
+                *flags |= NGX_HTTP_HARBOR_JSON_OVERFLOW;
+
+            } else {
+                v = v * 10 + d;
+            }
+        }
     }
 
     if (p < j->last && *p == '.') {
-        start = ++p;
+        *flags |= NGX_HTTP_HARBOR_JSON_FRACTION;
 
-        while (p < j->last && *p >= '0' && *p <= '9') {
-            p++;
+        for (start = ++p; p < j->last && *p >= '0' && *p <= '9'; p++) {
+            /* void */
         }
 
         if (p == start) {
-            return NGX_ERROR;
+            j->pos = p;
+            return ngx_http_harbor_json_error(j, "bad number");
         }
     }
 
     if (p < j->last && (*p == 'e' || *p == 'E')) {
+        *flags |= NGX_HTTP_HARBOR_JSON_EXPONENT;
         p++;
 
         if (p < j->last && (*p == '+' || *p == '-')) {
             p++;
         }
 
-        start = p;
-
-        while (p < j->last && *p >= '0' && *p <= '9') {
-            p++;
+        for (start = p; p < j->last && *p >= '0' && *p <= '9'; p++) {
+            /* void */
         }
 
         if (p == start) {
-            return NGX_ERROR;
+            j->pos = p;
+            return ngx_http_harbor_json_error(j, "bad number");
         }
     }
 
     j->pos = p;
+    *value = neg ? -v : v;
 
-    return NGX_OK;
+    return 0;
 }
 
 
-/*
- * skips one value of any type at j->pos
- */
-
-static ngx_int_t
-ngx_http_harbor_json_value(ngx_http_harbor_json_t *j)
+int
+ngx_http_harbor_json_peek(ngx_http_harbor_json_t *j)
 {
-    size_t     len;
-    ngx_str_t  raw;
+    ngx_http_harbor_json_ws(j);
+
+    return (j->pos < j->last) ? *j->pos : -1;
+}
+
+
+int
+ngx_http_harbor_json_skip(ngx_http_harbor_json_t *j)
+{
+    int                         first, rc;
+    size_t                      n;
+    int64_t                     v;
+    unsigned                    flags;
+    const char                 *lit;
+    ngx_http_harbor_json_str_t  s;
+
+    ngx_http_harbor_json_ws(j);
 
     if (j->pos == j->last) {
-        return NGX_ERROR;
+        return ngx_http_harbor_json_error(j, "missing value");
     }
 
     switch (*j->pos) {
 
-    case '"':
-        return ngx_http_harbor_json_string(j, &raw);
-
     case '{':
+        if (ngx_http_harbor_json_open(j, '{') != 0) {
+            return -1;
+        }
+
+        first = 1;
+
+        while ((rc = ngx_http_harbor_json_member(j, &first, &s)) == 1) {
+            if (ngx_http_harbor_json_skip(j) != 0) {
+                return -1;
+            }
+        }
+
+        return rc;
+
     case '[':
-        return ngx_http_harbor_json_container(j);
+        if (ngx_http_harbor_json_open(j, '[') != 0) {
+            return -1;
+        }
+
+        first = 1;
+
+        while ((rc = ngx_http_harbor_json_element(j, &first)) == 1) {
+            if (ngx_http_harbor_json_skip(j) != 0) {
+                return -1;
+            }
+        }
+
+        return rc;
+
+    case '"':
+        return ngx_http_harbor_json_string(j, &s);
 
     case 't':
-    case 'n':
-        len = 4;
+        lit = "true";
         break;
 
     case 'f':
-        len = 5;
+        lit = "false";
+        break;
+
+    case 'n':
+        lit = "null";
         break;
 
     default:
-        return ngx_http_harbor_json_number(j);
+        if (*j->pos == '-' || (*j->pos >= '0' && *j->pos <= '9')) {
+            return ngx_http_harbor_json_number(j, &v, &flags);
+        }
+
+        return ngx_http_harbor_json_error(j, "unexpected character");
     }
 
-    if ((size_t) (j->last - j->pos) < len
-        || (ngx_strncmp(j->pos, "true", 4) != 0
-            && ngx_strncmp(j->pos, "null", 4) != 0
-            && ngx_strncmp(j->pos, "false", 5) != 0))
+    n = strlen(lit);
+
+    if ((size_t) (j->last - j->pos) < n || memcmp(j->pos, lit, n) != 0) {
+        return ngx_http_harbor_json_error(j, "unexpected character");
+    }
+
+    j->pos += n;
+
+    return 0;
+}
+
+
+int
+ngx_http_harbor_json_end(ngx_http_harbor_json_t *j)
+{
+    ngx_http_harbor_json_ws(j);
+
+    if (j->pos != j->last) {
+        return ngx_http_harbor_json_error(j,
+                                         "trailing data after the JSON value");
+    }
+
+    return 0;
+}
+
+
+/*
+ * Decodes the character at *pp (a byte, or an escape the scanner checked)
+ * into out, UTF-8 for \u escapes (a lone surrogate, which only a lenient
+ * scan lets through, becomes U+FFFD); returns the bytes written.
+ */
+
+static size_t
+ngx_http_harbor_json_next_char(const unsigned char **pp,
+    const unsigned char *last, unsigned char *out)
+{
+    unsigned              c, lo;
+    const unsigned char  *p;
+
+    p = *pp;
+
+    if (*p != '\\') {
+        *out = *p;
+        *pp = p + 1;
+        return 1;
+    }
+
+    *pp = p + 2;
+
+    switch (p[1]) {
+    case 'b': *out = '\b'; return 1;
+    case 'f': *out = '\f'; return 1;
+    case 'n': *out = '\n'; return 1;
+    case 'r': *out = '\r'; return 1;
+    case 't': *out = '\t'; return 1;
+    case 'u': break;
+    default: *out = p[1]; return 1;     /* '"', '\\', '/' */
+    }
+
+    c = 0xfffd;
+    (void) ngx_http_harbor_json_hex4(p + 2, &c);
+    *pp = p + 6;
+
+    if (c >= 0xd800 && c <= 0xdbff && last - p >= 12 && p[6] == '\\'
+        && p[7] == 'u' && ngx_http_harbor_json_hex4(p + 8, &lo) == 0
+        && lo >= 0xdc00 && lo <= 0xdfff)
     {
-        return NGX_ERROR;
+        c = 0x10000 + ((c - 0xd800) << 10) + (lo - 0xdc00);
+        *pp = p + 12;
+
+    } else if (c >= 0xd800 && c <= 0xdfff) {
+        c = 0xfffd;
     }
 
-    j->pos += len;
+    if (c < 0x80) {
+        out[0] = (unsigned char) c;
+        return 1;
+    }
 
-    return NGX_OK;
+    if (c < 0x800) {
+        out[0] = 0xc0 | (c >> 6);
+        out[1] = 0x80 | (c & 0x3f);
+        return 2;
+    }
+
+    if (c < 0x10000) {
+        out[0] = 0xe0 | (c >> 12);
+        out[1] = 0x80 | ((c >> 6) & 0x3f);
+        out[2] = 0x80 | (c & 0x3f);
+        return 3;
+    }
+
+    out[0] = 0xf0 | (c >> 18);
+    out[1] = 0x80 | ((c >> 12) & 0x3f);
+    out[2] = 0x80 | ((c >> 6) & 0x3f);
+    out[3] = 0x80 | (c & 0x3f);
+
+    return 4;
 }
 
 
-static ngx_int_t
-ngx_http_harbor_json_container(ngx_http_harbor_json_t *j)
+size_t
+ngx_http_harbor_json_decode(const ngx_http_harbor_json_str_t *s,
+    unsigned char *dst, size_t cap)
 {
-    u_char     close;
-    ngx_int_t  rc;
-    ngx_str_t  key;
+    size_t                n, k, i;
+    unsigned char         ch[4];
+    const unsigned char  *p, *last;
 
-    if (++j->depth > NGX_HTTP_HARBOR_JSON_DEPTH) {
-        return NGX_ERROR;
-    }
-
-    close = (*j->pos == '{') ? '}' : ']';
-
-    j->pos++;
-    ngx_http_harbor_json_ws(j);
-
-    if (j->pos < j->last && *j->pos == close) {
-        j->pos++;
-        j->depth--;
-        return NGX_OK;
-    }
-
-    for ( ;; ) {
-
-        if (close == '}') {
-            if (ngx_http_harbor_json_key(j, &key) != NGX_OK) {
-                return NGX_ERROR;
-            }
-        }
-
-        if (ngx_http_harbor_json_value(j) != NGX_OK) {
-            return NGX_ERROR;
-        }
-
-        rc = ngx_http_harbor_json_next(j, close);
-
-        if (rc == NGX_ERROR) {
-            return NGX_ERROR;
-        }
-
-        if (rc == NGX_DONE) {
-            j->depth--;
-            return NGX_OK;
-        }
-    }
-}
-
-
-/*
- * "key" ':' with the whitespace around; j->pos is left at the value
- */
-
-static ngx_int_t
-ngx_http_harbor_json_key(ngx_http_harbor_json_t *j, ngx_str_t *key)
-{
-    if (ngx_http_harbor_json_string(j, key) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    ngx_http_harbor_json_ws(j);
-
-    if (j->pos == j->last || *j->pos != ':') {
-        return NGX_ERROR;
-    }
-
-    j->pos++;
-    ngx_http_harbor_json_ws(j);
-
-    return NGX_OK;
-}
-
-
-/*
- * after a member or element: NGX_OK at the next one, NGX_DONE past the
- * closing bracket
- */
-
-static ngx_int_t
-ngx_http_harbor_json_next(ngx_http_harbor_json_t *j, u_char close)
-{
-    ngx_http_harbor_json_ws(j);
-
-    if (j->pos == j->last) {
-        return NGX_ERROR;
-    }
-
-    if (*j->pos == ',') {
-        j->pos++;
-        ngx_http_harbor_json_ws(j);
-        return NGX_OK;
-    }
-
-    if (*j->pos == close) {
-        j->pos++;
-        return NGX_DONE;
-    }
-
-    return NGX_ERROR;
-}
-
-
-/*
- * compares a raw JSON string with a plain ASCII string, decoding escapes
- */
-
-static ngx_int_t
-ngx_http_harbor_json_eq(ngx_str_t *raw, ngx_str_t *s)
-{
-    u_char     *p, *last, ch;
-    size_t      i;
-    ngx_int_t   code;
-
-    p = raw->data;
-    last = p + raw->len;
-    i = 0;
+    p = s->data;
+    last = s->data + s->len;
+    n = 0;
 
     while (p < last) {
-        ch = *p++;
+        k = ngx_http_harbor_json_next_char(&p, last, ch);
 
-        if (ch == '\\') {
-            ch = *p++;
-
-            switch (ch) {
-            case 'b': ch = '\b'; break;
-            case 'f': ch = '\f'; break;
-            case 'n': ch = '\n'; break;
-            case 'r': ch = '\r'; break;
-            case 't': ch = '\t'; break;
-
-            case 'u':
-                code = ngx_hextoi(p, 4);
-                p += 4;
-
-                if (code < 0 || code > 0x7f) {
-                    return NGX_DECLINED;
-                }
-
-                ch = (u_char) code;
-                break;
-
-            default: /* '"', '\\', '/' */
-                break;
+        for (i = 0; i < k; i++, n++) {
+            if (n < cap) {
+                dst[n] = ch[i];
             }
         }
-
-        if (i == s->len || s->data[i] != ch) {
-            return NGX_DECLINED;
-        }
-
-        i++;
     }
 
-    return (i == s->len) ? NGX_OK : NGX_DECLINED;
+    return n;
 }
 
 
-/*
- * decodes a validated raw JSON string into the pool; only ASCII results
- * are accepted (a media type is ASCII)
- */
-
-static ngx_int_t
-ngx_http_harbor_json_unescape(ngx_pool_t *pool, ngx_str_t *raw)
+int
+ngx_http_harbor_json_eq(const ngx_http_harbor_json_str_t *s,
+    const unsigned char *lit, size_t len, int caseless)
 {
-    u_char     *p, *last, *d, *out, ch;
-    ngx_int_t   code;
+    size_t                n, k, i;
+    unsigned char         a, b, ch[4];
+    const unsigned char  *p, *last;
 
-    out = ngx_pnalloc(pool, raw->len);
-    if (out == NULL) {
-        return NGX_ERROR;
-    }
+    p = s->data;
+    last = s->data + s->len;
 
-    p = raw->data;
-    last = p + raw->len;
-    d = out;
+    for (n = 0; p < last; n += k) {
+        k = ngx_http_harbor_json_next_char(&p, last, ch);
 
-    while (p < last) {
-        ch = *p++;
-
-        if (ch == '\\') {
-            ch = *p++;
-
-            switch (ch) {
-
-            case 'u':
-                code = ngx_hextoi(p, 4);
-                p += 4;
-
-                if (code < 0x20 || code > 0x7e) {
-                    return NGX_ERROR;
-                }
-
-                ch = (u_char) code;
-                break;
-
-            case '"':
-            case '\\':
-            case '/':
-                break;
-
-            default:
-                /* \b, \f, \n, \r, \t: never in a media type */
-                return NGX_ERROR;
-            }
+        if (k > len - n) {
+            return 0;
         }
 
-        *d++ = ch;
-    }
+        for (i = 0; i < k; i++) {
+            a = ch[i];
+            b = lit[n + i];
 
-    raw->data = out;
-    raw->len = d - out;
-
-    return NGX_OK;
-}
-
-
-/*
- * the media type of a manifest, as distribution 2.8 detects it;
- * type points into p, into the pool (an escaped mediaType), or to a
- * static string
- */
-
-ngx_int_t
-ngx_http_harbor_manifest_type(ngx_pool_t *pool, u_char *p, size_t len,
-    ngx_str_t *type)
-{
-    u_char                  *start;
-    ngx_int_t                rc;
-    ngx_str_t                key, media_type;
-    ngx_uint_t               version, signatures, manifests;
-    ngx_http_harbor_json_t   j;
-
-    j.pos = p;
-    j.last = p + len;
-    j.depth = 1;
-
-    version = 0;
-    signatures = 0;
-    manifests = 0;
-    media_type.len = 0;
-    media_type.data = NULL;
-
-    ngx_http_harbor_json_ws(&j);
-
-    if (j.pos == j.last || *j.pos != '{') {
-        return NGX_ERROR;
-    }
-
-    j.pos++;
-    ngx_http_harbor_json_ws(&j);
-
-    if (j.pos < j.last && *j.pos == '}') {
-        j.pos++;
-        goto done;
-    }
-
-    for ( ;; ) {
-        if (ngx_http_harbor_json_key(&j, &key) != NGX_OK) {
-            return NGX_ERROR;
-        }
-
-        start = j.pos;
-
-        if (ngx_http_harbor_json_key_is(&key, "mediaType")
-            && j.pos < j.last && *j.pos == '"')
-        {
-            if (ngx_http_harbor_json_string(&j, &media_type) != NGX_OK) {
-                return NGX_ERROR;
+            if (caseless) {
+                a = (a >= 'A' && a <= 'Z') ? (a | 0x20) : a;
+                b = (b >= 'A' && b <= 'Z') ? (b | 0x20) : b;
             }
 
-        } else if (ngx_http_harbor_json_value(&j) != NGX_OK) {
-            return NGX_ERROR;
-        }
-
-        if (ngx_http_harbor_json_key_is(&key, "schemaVersion")) {
-            if (j.pos - start == 1 && (*start == '1' || *start == '2')) {
-                version = *start - '0';
-
-            } else {
-                version = 0;
-            }
-
-        } else if (ngx_http_harbor_json_key_is(&key, "signatures")) {
-            signatures = 1;
-
-        } else if (ngx_http_harbor_json_key_is(&key, "manifests")) {
-            manifests = 1;
-        }
-
-        rc = ngx_http_harbor_json_next(&j, '}');
-
-        if (rc == NGX_ERROR) {
-            return NGX_ERROR;
-        }
-
-        if (rc == NGX_DONE) {
-            break;
-        }
-    }
-
-done:
-
-    ngx_http_harbor_json_ws(&j);
-
-    if (j.pos != j.last) {
-        return NGX_ERROR;
-    }
-
-    switch (version) {
-
-    case 1:
-        if (signatures) {
-            ngx_str_set(type,
-                 "application/vnd.docker.distribution.manifest.v1+prettyjws");
-
-        } else {
-            ngx_str_set(type,
-                        "application/vnd.docker.distribution.manifest.v1+json");
-        }
-
-        return NGX_OK;
-
-    case 2:
-        if (media_type.len
-            && ngx_strlchr(media_type.data, media_type.data + media_type.len,
-                           '\\'))
-        {
-            if (ngx_http_harbor_json_unescape(pool, &media_type) != NGX_OK) {
-                return NGX_ERROR;
+            if (a != b) {
+                return 0;
             }
         }
-
-        if (media_type.len) {
-            if (ngx_http_harbor_parse_media_type(media_type.data,
-                                                 media_type.len)
-                != NGX_OK)
-            {
-                return NGX_ERROR;
-            }
-
-            *type = media_type;
-
-        } else if (manifests) {
-            ngx_str_set(type, "application/vnd.oci.image.index.v1+json");
-
-        } else {
-            ngx_str_set(type, "application/vnd.oci.image.manifest.v1+json");
-        }
-
-        return NGX_OK;
-
-    default:
-        return NGX_ERROR;
-    }
-}
-
-
-/*
- * one descriptor object of "manifests"; match is set when its
- * "artifactType" equals the filter
- */
-
-static ngx_int_t
-ngx_http_harbor_json_descriptor(ngx_http_harbor_json_t *j,
-    ngx_str_t *artifact_type, ngx_uint_t *match)
-{
-    ngx_int_t  rc;
-    ngx_str_t  key, value;
-
-    *match = 0;
-
-    if (j->pos == j->last || *j->pos != '{') {
-        return NGX_ERROR;
     }
 
-    j->pos++;
-    j->depth++;
-    ngx_http_harbor_json_ws(j);
-
-    if (j->pos < j->last && *j->pos == '}') {
-        j->pos++;
-        j->depth--;
-        return NGX_OK;
-    }
-
-    for ( ;; ) {
-        if (ngx_http_harbor_json_key(j, &key) != NGX_OK) {
-            return NGX_ERROR;
-        }
-
-        if (ngx_http_harbor_json_is(&key, "artifactType")
-            && j->pos < j->last && *j->pos == '"')
-        {
-            if (ngx_http_harbor_json_string(j, &value) != NGX_OK) {
-                return NGX_ERROR;
-            }
-
-            *match = (ngx_http_harbor_json_eq(&value, artifact_type)
-                      == NGX_OK);
-
-        } else if (ngx_http_harbor_json_value(j) != NGX_OK) {
-            return NGX_ERROR;
-        }
-
-        rc = ngx_http_harbor_json_next(j, '}');
-
-        if (rc == NGX_ERROR) {
-            return NGX_ERROR;
-        }
-
-        if (rc == NGX_DONE) {
-            j->depth--;
-            return NGX_OK;
-        }
-    }
-}
-
-
-/*
- * re-emits a referrers index with only the descriptors whose artifactType
- * equals the filter; the descriptors are copied byte for byte
- */
-
-ngx_int_t
-ngx_http_harbor_referrers_filter(ngx_pool_t *pool, u_char *p, size_t len,
-    ngx_str_t *artifact_type, ngx_str_t *out)
-{
-    u_char                  *q, *start;
-    size_t                   size;
-    ngx_int_t                rc;
-    ngx_str_t                key, *d;
-    ngx_uint_t               i, match, found;
-    ngx_array_t              keep;
-    ngx_http_harbor_json_t   j;
-
-    static u_char  head[] = "{\"schemaVersion\":2,\"mediaType\":"
-                            "\"application/vnd.oci.image.index.v1+json\","
-                            "\"manifests\":[";
-
-    if (ngx_array_init(&keep, pool, 4, sizeof(ngx_str_t)) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    j.pos = p;
-    j.last = p + len;
-    j.depth = 1;
-
-    found = 0;
-
-    ngx_http_harbor_json_ws(&j);
-
-    if (j.pos == j.last || *j.pos != '{') {
-        return NGX_DECLINED;
-    }
-
-    j.pos++;
-    ngx_http_harbor_json_ws(&j);
-
-    if (j.pos < j.last && *j.pos == '}') {
-        j.pos++;
-        goto done;
-    }
-
-    for ( ;; ) {
-        if (ngx_http_harbor_json_key(&j, &key) != NGX_OK) {
-            return NGX_DECLINED;
-        }
-
-        if (!ngx_http_harbor_json_is(&key, "manifests")) {
-            if (ngx_http_harbor_json_value(&j) != NGX_OK) {
-                return NGX_DECLINED;
-            }
-
-            goto next;
-        }
-
-        if (j.pos == j.last || *j.pos != '[' || found) {
-            return NGX_DECLINED;
-        }
-
-        found = 1;
-
-        j.pos++;
-        ngx_http_harbor_json_ws(&j);
-
-        if (j.pos < j.last && *j.pos == ']') {
-            j.pos++;
-            goto next;
-        }
-
-        for ( ;; ) {
-            start = j.pos;
-
-            if (ngx_http_harbor_json_descriptor(&j, artifact_type, &match)
-                != NGX_OK)
-            {
-                return NGX_DECLINED;
-            }
-
-            if (match) {
-                d = ngx_array_push(&keep);
-                if (d == NULL) {
-                    return NGX_ERROR;
-                }
-
-                d->data = start;
-                d->len = j.pos - start;
-            }
-
-            rc = ngx_http_harbor_json_next(&j, ']');
-
-            if (rc == NGX_ERROR) {
-                return NGX_DECLINED;
-            }
-
-            if (rc == NGX_DONE) {
-                break;
-            }
-        }
-
-    next:
-
-        rc = ngx_http_harbor_json_next(&j, '}');
-
-        if (rc == NGX_ERROR) {
-            return NGX_DECLINED;
-        }
-
-        if (rc == NGX_DONE) {
-            break;
-        }
-    }
-
-done:
-
-    ngx_http_harbor_json_ws(&j);
-
-    if (j.pos != j.last || !found) {
-        return NGX_DECLINED;
-    }
-
-    d = keep.elts;
-    size = sizeof(head) - 1 + sizeof("]}") - 1;
-
-    for (i = 0; i < keep.nelts; i++) {
-        size += d[i].len + 1;
-    }
-
-    out->data = ngx_pnalloc(pool, size);
-    if (out->data == NULL) {
-        return NGX_ERROR;
-    }
-
-    q = ngx_cpymem(out->data, head, sizeof(head) - 1);
-
-    for (i = 0; i < keep.nelts; i++) {
-        if (i) {
-            *q++ = ',';
-        }
-
-        q = ngx_cpymem(q, d[i].data, d[i].len);
-    }
-
-    *q++ = ']';
-    *q++ = '}';
-
-    out->len = q - out->data;
-
-    return NGX_OK;
+    return n == len;
 }

@@ -16,13 +16,15 @@
  * an RSA key can never verify.  Keys come from the configuration only:
  * "kid" picks among them, "jwk", "jku" and "x5c" are never used.
  *
- * The JSON reader is a small bounded scanner of our own (nginx has no JSON
- * library): it checks the whole text, refuses nesting deeper than
- * NGX_HTTP_HARBOR_JWT_MAX_DEPTH and refuses a duplicated claim that we
- * read, so that no other parser can see a different token than we do.
- * The signature is checked before the claims are read at all.
+ * The JSON is read by the module's one bounded scanner
+ * (ngx_http_harbor_json.c), strictly: the whole text is checked, UTF-8
+ * too, nesting deeper than NGX_HTTP_HARBOR_JWT_MAX_DEPTH is refused, and
+ * here a duplicated claim that we read is refused, so that no other
+ * parser can see a different token than we do.  The signature is checked
+ * before the claims are read at all.
  *
- * No nginx dependency: the unit tests and the fuzzer link this file alone.
+ * No nginx dependency: the unit tests and the fuzzer link this file and
+ * the scanner alone.
  */
 
 
@@ -40,49 +42,54 @@
 #include <openssl/x509.h>
 
 #include "ngx_http_harbor_jwt.h"
+#include "ngx_http_harbor_json.h"
 
 
 typedef unsigned char  u_char;
 
 
-typedef struct {
-    const u_char               *p;
-    const u_char               *end;
-} ngx_http_harbor_json_t;
+/* NGX_HTTP_HARBOR_JWT_MAX_DEPTH levels inside the top object */
+#define NGX_HTTP_HARBOR_JWT_JSON_DEPTH  (NGX_HTTP_HARBOR_JWT_MAX_DEPTH + 1)
 
 
-typedef struct {
-    const u_char               *data;
-    size_t                      len;
-} ngx_http_harbor_span_t;
+/* the members we read, each at most once in its object */
+#define NGX_HTTP_HARBOR_JWT_ALG      0x0001
+#define NGX_HTTP_HARBOR_JWT_KID      0x0002
+#define NGX_HTTP_HARBOR_JWT_ISS      0x0004
+#define NGX_HTTP_HARBOR_JWT_AUD      0x0008
+#define NGX_HTTP_HARBOR_JWT_EXP      0x0010
+#define NGX_HTTP_HARBOR_JWT_NBF      0x0020
+#define NGX_HTTP_HARBOR_JWT_IAT      0x0040
+#define NGX_HTTP_HARBOR_JWT_SUB      0x0080
+#define NGX_HTTP_HARBOR_JWT_ACCESS   0x0100
+#define NGX_HTTP_HARBOR_JWT_TYPE     0x0200
+#define NGX_HTTP_HARBOR_JWT_NAME     0x0400
+#define NGX_HTTP_HARBOR_JWT_ACTIONS  0x0800
 
 
 static int ngx_http_harbor_jwt_key_add(ngx_http_harbor_jwt_keys_t *keys,
     EVP_PKEY *pkey, char *err, size_t errlen);
 static int ngx_http_harbor_jwt_kid(EVP_PKEY *pkey, char *kid);
 static int ngx_http_harbor_jwt_header(const u_char *p, size_t len,
-    ngx_http_harbor_jwt_alg_e *alg, ngx_http_harbor_span_t *kid);
+    ngx_http_harbor_jwt_alg_e *alg, ngx_http_harbor_json_str_t *kid);
+static int ngx_http_harbor_jwt_try_keys(ngx_http_harbor_jwt_keys_t *keys,
+    ngx_http_harbor_jwt_alg_e alg, const ngx_http_harbor_json_str_t *kid,
+    const u_char *in, size_t inlen, const u_char *sig, size_t siglen,
+    size_t *tried);
 static int ngx_http_harbor_jwt_check_sig(const ngx_http_harbor_jwt_key_t *key,
     const u_char *in, size_t inlen, const u_char *sig, size_t siglen);
-static void ngx_http_harbor_json_ws(ngx_http_harbor_json_t *j);
-static int ngx_http_harbor_json_string(ngx_http_harbor_json_t *j,
-    ngx_http_harbor_span_t *s);
-static int ngx_http_harbor_json_number(ngx_http_harbor_json_t *j,
+static int ngx_http_harbor_jwt_audience(ngx_http_harbor_json_t *j,
+    const char *audience, int *ok);
+static int ngx_http_harbor_jwt_strings(ngx_http_harbor_json_t *j,
+    const char *lit, int star, int *ok);
+static int ngx_http_harbor_jwt_date(ngx_http_harbor_json_t *j,
     long long *v);
-static int ngx_http_harbor_json_skip(ngx_http_harbor_json_t *j, int depth);
-static int ngx_http_harbor_json_eq(ngx_http_harbor_span_t *s,
-    const u_char *lit, size_t len);
-static int ngx_http_harbor_json_next(ngx_http_harbor_json_t *j, u_char close,
-    int *first);
-static int ngx_http_harbor_json_key(ngx_http_harbor_json_t *j,
-    ngx_http_harbor_span_t *key);
+static int ngx_http_harbor_jwt_str_is(const ngx_http_harbor_json_str_t *s,
+    const char *lit);
+static int ngx_http_harbor_jwt_once(unsigned *seen, unsigned member);
 static int ngx_http_harbor_jwt_grants_entry(ngx_http_harbor_json_t *j,
     const char *type, const u_char *name, size_t name_len,
     const char *action);
-
-
-#define ngx_http_harbor_json_is(s, lit)                                       \
-    ngx_http_harbor_json_eq(s, (const u_char *) lit, sizeof(lit) - 1)
 
 
 static const char  *ngx_http_harbor_jwt_errors[] = {
@@ -443,11 +450,12 @@ ngx_http_harbor_jwt_verify(ngx_http_harbor_jwt_keys_t *keys,
     const ngx_http_harbor_jwt_opts_t *opts, const u_char *token, size_t len,
     u_char *work, size_t worklen, ngx_http_harbor_jwt_claims_t *claims)
 {
+    int                         ok;
     long                        hlen, clen, slen;
     size_t                      i, tried, dot1, dot2;
     u_char                     *hdr, *cl, *sig, *slot;
     u_char                      hash[SHA256_DIGEST_LENGTH];
-    ngx_http_harbor_span_t      kid;
+    ngx_http_harbor_json_str_t  kid;
     ngx_http_harbor_jwt_alg_e   alg;
     ngx_http_harbor_jwt_rc_e    rc;
 
@@ -546,48 +554,19 @@ ngx_http_harbor_jwt_verify(ngx_http_harbor_jwt_keys_t *keys,
      */
 
     tried = 0;
-    rc = NGX_HTTP_HARBOR_JWT_NO_KEY;
+    ok = 0;
 
     if (kid.data != NULL) {
-        for (i = 0; i < keys->nkeys; i++) {
-            if (keys->keys[i].alg != alg
-                || strlen(keys->keys[i].kid) != kid.len
-                || memcmp(keys->keys[i].kid, kid.data, kid.len) != 0)
-            {
-                continue;
-            }
-
-            tried++;
-
-            if (ngx_http_harbor_jwt_check_sig(&keys->keys[i], token, dot2,
-                                              sig, slen)
-                == 0)
-            {
-                rc = NGX_HTTP_HARBOR_JWT_OK;
-                break;
-            }
-        }
+        ok = ngx_http_harbor_jwt_try_keys(keys, alg, &kid, token, dot2, sig,
+                                          slen, &tried);
     }
 
     if (tried == 0) {
-        for (i = 0; i < keys->nkeys; i++) {
-            if (keys->keys[i].alg != alg) {
-                continue;
-            }
-
-            tried++;
-
-            if (ngx_http_harbor_jwt_check_sig(&keys->keys[i], token, dot2,
-                                              sig, slen)
-                == 0)
-            {
-                rc = NGX_HTTP_HARBOR_JWT_OK;
-                break;
-            }
-        }
+        ok = ngx_http_harbor_jwt_try_keys(keys, alg, NULL, token, dot2, sig,
+                                          slen, &tried);
     }
 
-    if (rc != NGX_HTTP_HARBOR_JWT_OK) {
+    if (!ok) {
         return (tried == 0) ? NGX_HTTP_HARBOR_JWT_NO_KEY
                             : NGX_HTTP_HARBOR_JWT_BAD_SIGNATURE;
     }
@@ -602,6 +581,43 @@ verified:
     claims->alg = alg;
 
     return rc;
+}
+
+
+/*
+ * Tries the keys of the algorithm, only those whose key id is kid when
+ * kid is given, on the signature: 1 when one holds; *tried counts the
+ * keys tried.
+ */
+
+static int
+ngx_http_harbor_jwt_try_keys(ngx_http_harbor_jwt_keys_t *keys,
+    ngx_http_harbor_jwt_alg_e alg, const ngx_http_harbor_json_str_t *kid,
+    const u_char *in, size_t inlen, const u_char *sig, size_t siglen,
+    size_t *tried)
+{
+    size_t                      i;
+    ngx_http_harbor_jwt_key_t  *key;
+
+    for (i = 0; i < keys->nkeys; i++) {
+        key = &keys->keys[i];
+
+        if (key->alg != alg
+            || (kid != NULL
+                && (strlen(key->kid) != kid->len
+                    || memcmp(key->kid, kid->data, kid->len) != 0)))
+        {
+            continue;
+        }
+
+        (*tried)++;
+
+        if (ngx_http_harbor_jwt_check_sig(key, in, inlen, sig, siglen) == 0) {
+            return 1;
+        }
+    }
+
+    return 0;
 }
 
 
@@ -690,7 +706,7 @@ int
 ngx_http_harbor_jwt_parse_header(const u_char *p, size_t len,
     ngx_http_harbor_jwt_alg_e *alg)
 {
-    ngx_http_harbor_span_t  kid;
+    ngx_http_harbor_json_str_t  kid;
 
     return ngx_http_harbor_jwt_header(p, len, alg, &kid);
 }
@@ -698,51 +714,36 @@ ngx_http_harbor_jwt_parse_header(const u_char *p, size_t len,
 
 static int
 ngx_http_harbor_jwt_header(const u_char *p, size_t len,
-    ngx_http_harbor_jwt_alg_e *alg, ngx_http_harbor_span_t *kid)
+    ngx_http_harbor_jwt_alg_e *alg, ngx_http_harbor_json_str_t *kid)
 {
-    int                     first, seen_alg, bad_alg;
-    ngx_http_harbor_span_t  key, val;
-    ngx_http_harbor_json_t  j;
+    int                         first, rc, bad_alg;
+    unsigned                    seen;
+    ngx_http_harbor_json_t      j;
+    ngx_http_harbor_json_str_t  key, val;
 
     *alg = 0;
     kid->data = NULL;
     kid->len = 0;
 
-    j.p = p;
-    j.end = p + len;
-
-    seen_alg = 0;
+    seen = 0;
     bad_alg = 0;
 
-    ngx_http_harbor_json_ws(&j);
+    ngx_http_harbor_json_init(&j, p, len, NGX_HTTP_HARBOR_JWT_JSON_DEPTH, 1);
 
-    if (j.p == j.end || *j.p != '{') {
+    if (ngx_http_harbor_json_open(&j, '{') != 0) {
         return -1;
     }
 
-    j.p++;
     first = 1;
 
-    for ( ;; ) {
-        switch (ngx_http_harbor_json_next(&j, '}', &first)) {
-        case 0:
-            break;
-        case 1:
-            goto done;
-        default:
-            return -1;
-        }
-
-        if (ngx_http_harbor_json_key(&j, &key) != 0) {
-            return -1;
-        }
+    while ((rc = ngx_http_harbor_json_member(&j, &first, &key)) == 1) {
 
         if (ngx_http_harbor_json_is(&key, "alg")) {
-            if (seen_alg || ngx_http_harbor_json_string(&j, &val) != 0) {
+            if (!ngx_http_harbor_jwt_once(&seen, NGX_HTTP_HARBOR_JWT_ALG)
+                || ngx_http_harbor_json_string(&j, &val) != 0)
+            {
                 return -1;
             }
-
-            seen_alg = 1;
 
             if (ngx_http_harbor_json_is(&val, "RS256")) {
                 *alg = NGX_HTTP_HARBOR_JWT_RS256;
@@ -755,25 +756,22 @@ ngx_http_harbor_jwt_header(const u_char *p, size_t len,
             }
 
         } else if (ngx_http_harbor_json_is(&key, "kid")) {
-            if (kid->data != NULL
+            if (!ngx_http_harbor_jwt_once(&seen, NGX_HTTP_HARBOR_JWT_KID)
                 || ngx_http_harbor_json_string(&j, kid) != 0)
             {
                 return -1;
             }
 
-        } else if (ngx_http_harbor_json_is(&key, "crit")) {
-            return -1;
-
-        } else if (ngx_http_harbor_json_skip(&j, 1) != 0) {
+        } else if (ngx_http_harbor_json_is(&key, "crit")
+                   || ngx_http_harbor_json_skip(&j) != 0)
+        {
             return -1;
         }
     }
 
-done:
-
-    ngx_http_harbor_json_ws(&j);
-
-    if (j.p != j.end || !seen_alg) {
+    if (rc != 0 || ngx_http_harbor_json_end(&j) != 0
+        || !(seen & NGX_HTTP_HARBOR_JWT_ALG))
+    {
         return -1;
     }
 
@@ -790,126 +788,71 @@ ngx_http_harbor_jwt_rc_e
 ngx_http_harbor_jwt_parse_claims(const ngx_http_harbor_jwt_opts_t *opts,
     const u_char *p, size_t len, ngx_http_harbor_jwt_claims_t *claims)
 {
-    int                     first, afirst, seen_exp, seen_nbf, seen_iat;
-    int                     iss_ok, aud_ok, seen_iss, seen_aud, seen_sub;
-    long long               iat;
-    const u_char           *start;
-    ngx_http_harbor_span_t  key, val;
-    ngx_http_harbor_json_t  j;
+    int                         first, rc, iss_ok, aud_ok;
+    unsigned                    seen;
+    long long                   iat;
+    const u_char               *start;
+    ngx_http_harbor_json_t      j;
+    ngx_http_harbor_json_str_t  key, val;
 
     memset(claims, 0, sizeof(ngx_http_harbor_jwt_claims_t));
 
-    j.p = p;
-    j.end = p + len;
-
-    seen_exp = 0;
-    seen_nbf = 0;
-    seen_iat = 0;
-    seen_iss = 0;
-    seen_aud = 0;
-    seen_sub = 0;
+    seen = 0;
     iss_ok = 0;
     aud_ok = 0;
 
-    ngx_http_harbor_json_ws(&j);
+    ngx_http_harbor_json_init(&j, p, len, NGX_HTTP_HARBOR_JWT_JSON_DEPTH, 1);
 
-    if (j.p == j.end || *j.p != '{') {
+    if (ngx_http_harbor_json_open(&j, '{') != 0) {
         return NGX_HTTP_HARBOR_JWT_BAD_CLAIMS;
     }
 
-    j.p++;
     first = 1;
 
-    for ( ;; ) {
-        switch (ngx_http_harbor_json_next(&j, '}', &first)) {
-        case 0:
-            break;
-        case 1:
-            goto done;
-        default:
-            return NGX_HTTP_HARBOR_JWT_BAD_CLAIMS;
-        }
-
-        if (ngx_http_harbor_json_key(&j, &key) != 0) {
-            return NGX_HTTP_HARBOR_JWT_BAD_CLAIMS;
-        }
+    while ((rc = ngx_http_harbor_json_member(&j, &first, &key)) == 1) {
 
         if (ngx_http_harbor_json_is(&key, "iss")) {
-            if (seen_iss++ || ngx_http_harbor_json_string(&j, &val) != 0) {
+            if (!ngx_http_harbor_jwt_once(&seen, NGX_HTTP_HARBOR_JWT_ISS)
+                || ngx_http_harbor_json_string(&j, &val) != 0)
+            {
                 return NGX_HTTP_HARBOR_JWT_BAD_CLAIMS;
             }
 
-            iss_ok = ngx_http_harbor_json_eq(&val,
-                                             (const u_char *) opts->issuer,
-                                             strlen(opts->issuer));
+            iss_ok = ngx_http_harbor_jwt_str_is(&val, opts->issuer);
 
         } else if (ngx_http_harbor_json_is(&key, "aud")) {
-            if (seen_aud++ || j.p == j.end) {
+            if (!ngx_http_harbor_jwt_once(&seen, NGX_HTTP_HARBOR_JWT_AUD)
+                || ngx_http_harbor_jwt_audience(&j, opts->audience, &aud_ok)
+                   != 0)
+            {
                 return NGX_HTTP_HARBOR_JWT_BAD_CLAIMS;
             }
-
-            /* a string (Harbor) or an array of strings (RFC 7519) */
-
-            if (*j.p == '[') {
-                j.p++;
-                afirst = 1;
-
-                for ( ;; ) {
-                    switch (ngx_http_harbor_json_next(&j, ']', &afirst)) {
-                    case 0:
-                        break;
-                    case 1:
-                        goto aud_done;
-                    default:
-                        return NGX_HTTP_HARBOR_JWT_BAD_CLAIMS;
-                    }
-
-                    if (ngx_http_harbor_json_string(&j, &val) != 0) {
-                        return NGX_HTTP_HARBOR_JWT_BAD_CLAIMS;
-                    }
-
-                    if (ngx_http_harbor_json_eq(&val,
-                                              (const u_char *) opts->audience,
-                                              strlen(opts->audience)))
-                    {
-                        aud_ok = 1;
-                    }
-                }
-
-            aud_done:
-
-                continue;
-            }
-
-            if (ngx_http_harbor_json_string(&j, &val) != 0) {
-                return NGX_HTTP_HARBOR_JWT_BAD_CLAIMS;
-            }
-
-            aud_ok = ngx_http_harbor_json_eq(&val,
-                                             (const u_char *) opts->audience,
-                                             strlen(opts->audience));
 
         } else if (ngx_http_harbor_json_is(&key, "exp")) {
-            if (seen_exp++
-                || ngx_http_harbor_json_number(&j, &claims->exp) != 0)
+            if (!ngx_http_harbor_jwt_once(&seen, NGX_HTTP_HARBOR_JWT_EXP)
+                || ngx_http_harbor_jwt_date(&j, &claims->exp) != 0)
             {
                 return NGX_HTTP_HARBOR_JWT_BAD_CLAIMS;
             }
 
         } else if (ngx_http_harbor_json_is(&key, "nbf")) {
-            if (seen_nbf++
-                || ngx_http_harbor_json_number(&j, &claims->nbf) != 0)
+            if (!ngx_http_harbor_jwt_once(&seen, NGX_HTTP_HARBOR_JWT_NBF)
+                || ngx_http_harbor_jwt_date(&j, &claims->nbf) != 0)
             {
                 return NGX_HTTP_HARBOR_JWT_BAD_CLAIMS;
             }
 
         } else if (ngx_http_harbor_json_is(&key, "iat")) {
-            if (seen_iat++ || ngx_http_harbor_json_number(&j, &iat) != 0) {
+            if (!ngx_http_harbor_jwt_once(&seen, NGX_HTTP_HARBOR_JWT_IAT)
+                || ngx_http_harbor_jwt_date(&j, &iat) != 0)
+            {
                 return NGX_HTTP_HARBOR_JWT_BAD_CLAIMS;
             }
 
         } else if (ngx_http_harbor_json_is(&key, "sub")) {
-            if (seen_sub++ || ngx_http_harbor_json_string(&j, &val) != 0) {
+            if (!ngx_http_harbor_jwt_once(&seen, NGX_HTTP_HARBOR_JWT_SUB)
+                || ngx_http_harbor_json_string(&j, &val) != 0)
+            {
                 return NGX_HTTP_HARBOR_JWT_BAD_CLAIMS;
             }
 
@@ -917,39 +860,41 @@ ngx_http_harbor_jwt_parse_claims(const ngx_http_harbor_jwt_opts_t *opts,
             claims->sub_len = val.len;
 
         } else if (ngx_http_harbor_json_is(&key, "access")) {
-            if (claims->access != NULL || j.p == j.end || *j.p != '[') {
+            if (!ngx_http_harbor_jwt_once(&seen, NGX_HTTP_HARBOR_JWT_ACCESS)
+                || *j.pos != '[')
+            {
                 return NGX_HTTP_HARBOR_JWT_BAD_CLAIMS;
             }
 
-            start = j.p;
+            start = j.pos;
 
-            if (ngx_http_harbor_json_skip(&j, 1) != 0) {
+            if (ngx_http_harbor_json_skip(&j) != 0) {
                 return NGX_HTTP_HARBOR_JWT_BAD_CLAIMS;
             }
 
             claims->access = start;
-            claims->access_len = j.p - start;
+            claims->access_len = j.pos - start;
 
-        } else if (ngx_http_harbor_json_skip(&j, 1) != 0) {
+        } else if (ngx_http_harbor_json_skip(&j) != 0) {
             return NGX_HTTP_HARBOR_JWT_BAD_CLAIMS;
         }
     }
 
-done:
-
-    ngx_http_harbor_json_ws(&j);
-
-    if (j.p != j.end || !seen_exp) {
+    if (rc != 0 || ngx_http_harbor_json_end(&j) != 0
+        || !(seen & NGX_HTTP_HARBOR_JWT_EXP))
+    {
         return NGX_HTTP_HARBOR_JWT_BAD_CLAIMS;
     }
 
-    /* numbers are capped at 18 digits, leeway is small: no overflow */
+    /* dates are capped at 18 digits, leeway is small: no overflow */
 
     if (opts->now > claims->exp + opts->leeway) {
         return NGX_HTTP_HARBOR_JWT_EXPIRED;
     }
 
-    if (seen_nbf && opts->now + opts->leeway < claims->nbf) {
+    if ((seen & NGX_HTTP_HARBOR_JWT_NBF)
+        && opts->now + opts->leeway < claims->nbf)
+    {
         return NGX_HTTP_HARBOR_JWT_NOT_YET_VALID;
     }
 
@@ -962,6 +907,111 @@ done:
     }
 
     return NGX_HTTP_HARBOR_JWT_OK;
+}
+
+
+/* "aud": a string (Harbor) or an array of strings (RFC 7519) */
+
+static int
+ngx_http_harbor_jwt_audience(ngx_http_harbor_json_t *j, const char *audience,
+    int *ok)
+{
+    ngx_http_harbor_json_str_t  val;
+
+    if (*j->pos == '[') {
+        return ngx_http_harbor_jwt_strings(j, audience, 0, ok);
+    }
+
+    if (ngx_http_harbor_json_string(j, &val) != 0) {
+        return -1;
+    }
+
+    *ok = ngx_http_harbor_jwt_str_is(&val, audience);
+
+    return 0;
+}
+
+
+/*
+ * An array of strings: *ok is set when one of them is lit, or "*" when
+ * star is set; anything but strings is an error.
+ */
+
+static int
+ngx_http_harbor_jwt_strings(ngx_http_harbor_json_t *j, const char *lit,
+    int star, int *ok)
+{
+    int                         first, rc;
+    ngx_http_harbor_json_str_t  val;
+
+    if (ngx_http_harbor_json_open(j, '[') != 0) {
+        return -1;
+    }
+
+    first = 1;
+
+    while ((rc = ngx_http_harbor_json_element(j, &first)) == 1) {
+        if (ngx_http_harbor_json_string(j, &val) != 0) {
+            return -1;
+        }
+
+        if (ngx_http_harbor_jwt_str_is(&val, lit)
+            || (star && ngx_http_harbor_json_is(&val, "*")))
+        {
+            *ok = 1;
+        }
+    }
+
+    return rc;
+}
+
+
+/*
+ * A NumericDate: an integer, with an optional fraction that is dropped.
+ * At most 18 digits, so sums with a leeway cannot overflow.  Exponents
+ * are refused: no token service writes dates that way.
+ */
+
+static int
+ngx_http_harbor_jwt_date(ngx_http_harbor_json_t *j, long long *v)
+{
+    int64_t   n;
+    unsigned  flags;
+
+    if (ngx_http_harbor_json_number(j, &n, &flags) != 0
+        || (flags & (NGX_HTTP_HARBOR_JSON_EXPONENT
+                     |NGX_HTTP_HARBOR_JSON_OVERFLOW))
+        || n >= 1000000000000000000LL || n <= -1000000000000000000LL)
+    {
+        return -1;
+    }
+
+    *v = n;
+
+    return 0;
+}
+
+
+static int
+ngx_http_harbor_jwt_str_is(const ngx_http_harbor_json_str_t *s,
+    const char *lit)
+{
+    return ngx_http_harbor_json_eq(s, (const u_char *) lit, strlen(lit), 0);
+}
+
+
+/* 1 the first time a member is read, 0 when it repeats */
+
+static int
+ngx_http_harbor_jwt_once(unsigned *seen, unsigned member)
+{
+    if (*seen & member) {
+        return 0;
+    }
+
+    *seen |= member;
+
+    return 1;
 }
 
 
@@ -979,23 +1029,16 @@ ngx_http_harbor_jwt_grants(const ngx_http_harbor_jwt_claims_t *claims,
         return 0;
     }
 
-    j.p = claims->access;
-    j.end = claims->access + claims->access_len;
+    ngx_http_harbor_json_init(&j, claims->access, claims->access_len,
+                              NGX_HTTP_HARBOR_JWT_JSON_DEPTH, 1);
 
-    if (j.p == j.end || *j.p != '[') {
+    if (ngx_http_harbor_json_open(&j, '[') != 0) {
         return 0;
     }
 
-    j.p++;
     first = 1;
 
-    for ( ;; ) {
-        switch (ngx_http_harbor_json_next(&j, ']', &first)) {
-        case 0:
-            break;
-        default:
-            return 0;
-        }
+    while (ngx_http_harbor_json_element(&j, &first) == 1) {
 
         rc = ngx_http_harbor_jwt_grants_entry(&j, type, name, name_len,
                                               action);
@@ -1004,6 +1047,8 @@ ngx_http_harbor_jwt_grants(const ngx_http_harbor_jwt_claims_t *claims,
             return rc == 1;
         }
     }
+
+    return 0;
 }
 
 
@@ -1017,476 +1062,68 @@ static int
 ngx_http_harbor_jwt_grants_entry(ngx_http_harbor_json_t *j, const char *type,
     const u_char *name, size_t name_len, const char *action)
 {
-    int                     first, afirst, seen_type, seen_name, seen_act;
-    int                     type_ok, name_ok, act_ok;
-    ngx_http_harbor_span_t  key, val;
+    int                         first, rc, type_ok, name_ok, act_ok;
+    unsigned                    seen;
+    ngx_http_harbor_json_str_t  key, val;
 
-    if (j->p == j->end || *j->p != '{') {
+    if (ngx_http_harbor_json_open(j, '{') != 0) {
         return -1;
     }
 
-    j->p++;
-    first = 1;
-
-    seen_type = 0;
-    seen_name = 0;
-    seen_act = 0;
+    seen = 0;
     type_ok = 0;
     name_ok = 0;
     act_ok = 0;
 
-    for ( ;; ) {
-        switch (ngx_http_harbor_json_next(j, '}', &first)) {
-        case 0:
-            break;
-        case 1:
-            goto done;
-        default:
-            return -1;
-        }
+    first = 1;
 
-        if (ngx_http_harbor_json_key(j, &key) != 0) {
-            return -1;
-        }
+    while ((rc = ngx_http_harbor_json_member(j, &first, &key)) == 1) {
 
         if (ngx_http_harbor_json_is(&key, "type")) {
-            if (seen_type++ || ngx_http_harbor_json_string(j, &val) != 0) {
+            if (!ngx_http_harbor_jwt_once(&seen, NGX_HTTP_HARBOR_JWT_TYPE)
+                || ngx_http_harbor_json_string(j, &val) != 0)
+            {
                 return -1;
             }
 
-            type_ok = ngx_http_harbor_json_eq(&val, (const u_char *) type,
-                                              strlen(type));
+            type_ok = ngx_http_harbor_jwt_str_is(&val, type);
 
         } else if (ngx_http_harbor_json_is(&key, "name")) {
-            if (seen_name++ || ngx_http_harbor_json_string(j, &val) != 0) {
+            if (!ngx_http_harbor_jwt_once(&seen, NGX_HTTP_HARBOR_JWT_NAME)
+                || ngx_http_harbor_json_string(j, &val) != 0)
+            {
                 return -1;
             }
 
-            name_ok = ngx_http_harbor_json_eq(&val, name, name_len);
+            name_ok = ngx_http_harbor_json_eq(&val, name, name_len, 0);
 
         } else if (ngx_http_harbor_json_is(&key, "actions")) {
-            if (seen_act++ || j->p == j->end) {
+            if (!ngx_http_harbor_jwt_once(&seen, NGX_HTTP_HARBOR_JWT_ACTIONS)) {
                 return -1;
             }
 
             /* Harbor may write null for no actions */
 
-            if (*j->p == 'n') {
-                if (ngx_http_harbor_json_skip(j, 1) != 0) {
+            if (*j->pos == 'n') {
+                if (ngx_http_harbor_json_skip(j) != 0) {
                     return -1;
                 }
 
                 continue;
             }
 
-            if (*j->p != '[') {
+            if (ngx_http_harbor_jwt_strings(j, action, 1, &act_ok) != 0) {
                 return -1;
             }
 
-            j->p++;
-            afirst = 1;
-
-            for ( ;; ) {
-                switch (ngx_http_harbor_json_next(j, ']', &afirst)) {
-                case 0:
-                    break;
-                case 1:
-                    goto actions_done;
-                default:
-                    return -1;
-                }
-
-                if (ngx_http_harbor_json_string(j, &val) != 0) {
-                    return -1;
-                }
-
-                if (ngx_http_harbor_json_is(&val, "*")
-                    || ngx_http_harbor_json_eq(&val, (const u_char *) action,
-                                               strlen(action)))
-                {
-                    act_ok = 1;
-                }
-            }
-
-        actions_done:
-
-            continue;
-
-        } else if (ngx_http_harbor_json_skip(j, 1) != 0) {
+        } else if (ngx_http_harbor_json_skip(j) != 0) {
             return -1;
         }
     }
 
-done:
+    if (rc != 0) {
+        return -1;
+    }
 
     return type_ok && name_ok && act_ok;
-}
-
-
-/* the bounded JSON scanner */
-
-
-static void
-ngx_http_harbor_json_ws(ngx_http_harbor_json_t *j)
-{
-    while (j->p < j->end
-           && (*j->p == ' ' || *j->p == '\t' || *j->p == '\n'
-               || *j->p == '\r'))
-    {
-        j->p++;
-    }
-}
-
-
-/*
- * Inside an object or array after its opening character: skips to the next
- * member.  Returns 0 when a member follows, 1 at the closing character,
- * -1 on a syntax error.
- */
-
-static int
-ngx_http_harbor_json_next(ngx_http_harbor_json_t *j, u_char close, int *first)
-{
-    ngx_http_harbor_json_ws(j);
-
-    if (j->p == j->end) {
-        return -1;
-    }
-
-    if (*j->p == close) {
-        j->p++;
-        return 1;
-    }
-
-    if (*first) {
-        *first = 0;
-        return 0;
-    }
-
-    if (*j->p != ',') {
-        return -1;
-    }
-
-    j->p++;
-    ngx_http_harbor_json_ws(j);
-
-    /* no trailing comma */
-    if (j->p == j->end || *j->p == close) {
-        return -1;
-    }
-
-    return 0;
-}
-
-
-/* "key" ':' and the white space before the value */
-
-static int
-ngx_http_harbor_json_key(ngx_http_harbor_json_t *j, ngx_http_harbor_span_t *key)
-{
-    if (ngx_http_harbor_json_string(j, key) != 0) {
-        return -1;
-    }
-
-    ngx_http_harbor_json_ws(j);
-
-    if (j->p == j->end || *j->p != ':') {
-        return -1;
-    }
-
-    j->p++;
-    ngx_http_harbor_json_ws(j);
-
-    return 0;
-}
-
-
-static int
-ngx_http_harbor_json_string(ngx_http_harbor_json_t *j,
-    ngx_http_harbor_span_t *s)
-{
-    int           i;
-    u_char        c;
-    const u_char *p;
-
-    p = j->p;
-
-    if (p == j->end || *p != '"') {
-        return -1;
-    }
-
-    p++;
-    s->data = p;
-
-    while (p < j->end) {
-        c = *p;
-
-        if (c == '"') {
-            s->len = p - s->data;
-            j->p = p + 1;
-            return 0;
-        }
-
-        if (c < 0x20) {
-            return -1;
-        }
-
-        if (c != '\\') {
-            p++;
-            continue;
-        }
-
-        if (++p == j->end) {
-            return -1;
-        }
-
-        switch (*p) {
-        case '"': case '\\': case '/': case 'b': case 'f':
-        case 'n': case 'r': case 't':
-            p++;
-            break;
-
-        case 'u':
-            if (j->end - p < 5) {
-                return -1;
-            }
-
-            for (i = 1; i <= 4; i++) {
-                c = p[i];
-                if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')
-                      || (c >= 'A' && c <= 'F')))
-                {
-                    return -1;
-                }
-            }
-
-            p += 5;
-            break;
-
-        default:
-            return -1;
-        }
-    }
-
-    return -1;
-}
-
-
-/*
- * An integer, with an optional fraction that is dropped: NumericDate.
- * At most 18 digits, so sums with a leeway cannot overflow.  Exponents
- * are refused: no token service writes dates that way.
- */
-
-static int
-ngx_http_harbor_json_number(ngx_http_harbor_json_t *j, long long *v)
-{
-    int           neg, digits;
-    long long     n;
-    const u_char *p;
-
-    p = j->p;
-    neg = 0;
-
-    if (p < j->end && *p == '-') {
-        neg = 1;
-        p++;
-    }
-
-    if (p == j->end || *p < '0' || *p > '9') {
-        return -1;
-    }
-
-    /* no leading zeros */
-    if (*p == '0' && p + 1 < j->end && p[1] >= '0' && p[1] <= '9') {
-        return -1;
-    }
-
-    n = 0;
-    digits = 0;
-
-    while (p < j->end && *p >= '0' && *p <= '9') {
-        if (++digits > 18) {
-            return -1;
-        }
-
-        n = n * 10 + (*p++ - '0');
-    }
-
-    if (p < j->end && *p == '.') {
-        p++;
-
-        if (p == j->end || *p < '0' || *p > '9') {
-            return -1;
-        }
-
-        while (p < j->end && *p >= '0' && *p <= '9') {
-            p++;
-        }
-    }
-
-    if (p < j->end && (*p == 'e' || *p == 'E')) {
-        return -1;
-    }
-
-    *v = neg ? -n : n;
-    j->p = p;
-
-    return 0;
-}
-
-
-/* any value, nested at most NGX_HTTP_HARBOR_JWT_MAX_DEPTH deep */
-
-static int
-ngx_http_harbor_json_skip(ngx_http_harbor_json_t *j, int depth)
-{
-    int                     first;
-    u_char                  close;
-    const u_char           *p;
-    ngx_http_harbor_span_t  s;
-
-    if (depth > NGX_HTTP_HARBOR_JWT_MAX_DEPTH) {
-        return -1;
-    }
-
-    ngx_http_harbor_json_ws(j);
-
-    if (j->p == j->end) {
-        return -1;
-    }
-
-    switch (*j->p) {
-
-    case '"':
-        return ngx_http_harbor_json_string(j, &s);
-
-    case '{':
-    case '[':
-        close = (*j->p == '{') ? '}' : ']';
-        j->p++;
-        first = 1;
-
-        for ( ;; ) {
-            switch (ngx_http_harbor_json_next(j, close, &first)) {
-            case 0:
-                break;
-            case 1:
-                return 0;
-            default:
-                return -1;
-            }
-
-            if (close == '}' && ngx_http_harbor_json_key(j, &s) != 0) {
-                return -1;
-            }
-
-            if (ngx_http_harbor_json_skip(j, depth + 1) != 0) {
-                return -1;
-            }
-        }
-
-    case 't':
-    case 'f':
-    case 'n':
-        p = (const u_char *) ((*j->p == 't') ? "true"
-                              : (*j->p == 'f') ? "false" : "null");
-
-        if ((size_t) (j->end - j->p) < strlen((const char *) p)
-            || memcmp(j->p, p, strlen((const char *) p)) != 0)
-        {
-            return -1;
-        }
-
-        j->p += strlen((const char *) p);
-        return 0;
-
-    default:
-        /* numbers: any JSON number, exponent included, is skipped */
-        p = j->p;
-
-        if (*p == '-') {
-            p++;
-        }
-
-        if (p == j->end || *p < '0' || *p > '9') {
-            return -1;
-        }
-
-        while (p < j->end
-               && ((*p >= '0' && *p <= '9') || *p == '.' || *p == 'e'
-                   || *p == 'E' || *p == '+' || *p == '-'))
-        {
-            p++;
-        }
-
-        j->p = p;
-        return 0;
-    }
-}
-
-
-/*
- * Compares a JSON string's raw contents with plain bytes, decoding escapes
- * as it goes.  \u escapes above 0x7f never match: the names, types and
- * actions we compare are ASCII.
- */
-
-static int
-ngx_http_harbor_json_eq(ngx_http_harbor_span_t *s, const u_char *lit,
-    size_t len)
-{
-    int           i;
-    u_char        c;
-    unsigned      u;
-    size_t        n;
-    const u_char *p, *end;
-
-    p = s->data;
-    end = s->data + s->len;
-    n = 0;
-
-    while (p < end) {
-        c = *p++;
-
-        if (c == '\\') {
-            /* the scanner has checked every escape already */
-            c = *p++;
-
-            switch (c) {
-            case 'b': c = '\b'; break;
-            case 'f': c = '\f'; break;
-            case 'n': c = '\n'; break;
-            case 'r': c = '\r'; break;
-            case 't': c = '\t'; break;
-
-            case 'u':
-                u = 0;
-
-                for (i = 0; i < 4; i++) {
-                    c = *p++;
-                    u = u * 16 + ((c <= '9') ? c - '0' : (c | 0x20) - 'a' + 10);
-                }
-
-                if (u == 0 || u > 0x7f) {
-                    return 0;
-                }
-
-                c = (u_char) u;
-                break;
-
-            default:
-                /* '"', '\\', '/' stand for themselves */
-                break;
-            }
-        }
-
-        if (n == len || lit[n] != c) {
-            return 0;
-        }
-
-        n++;
-    }
-
-    return n == len;
 }

@@ -144,7 +144,8 @@ int ngx_http_harbor_jwt_grants(const ngx_http_harbor_jwt_claims_t *claims,
     const char *action);
 
 /*
- * The two JSON readers, exposed for the unit tests and the fuzzer:
+ * The readers of the header and the claims, exposed for the unit tests
+ * and the fuzzer:
  * verify() calls them on the decoded parts (the claims only after the
  * signature holds).  parse_header returns 0, -1 (bad header) or -2 (an
  * algorithm we do not accept).

@@ -109,9 +109,7 @@ ngx_http_harbor_page_args(ngx_http_request_t *r, ngx_http_harbor_page_t *page,
     }
 
     if (catalog) {
-        if (ngx_http_harbor_parse_name(page->last.data, page->last.len)
-            != NGX_OK)
-        {
+        if (!he_oci_name(page->last.data, page->last.len)) {
             ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                           "harbor: invalid last argument");
             page->n = ngx_http_harbor_send_error(r,
@@ -120,9 +118,7 @@ ngx_http_harbor_page_args(ngx_http_request_t *r, ngx_http_harbor_page_t *page,
             return NGX_DECLINED;
         }
 
-    } else if (ngx_http_harbor_parse_tag(page->last.data, page->last.len)
-               != NGX_OK)
-    {
+    } else if (!he_oci_tag(page->last.data, page->last.len)) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "harbor: invalid last argument");
         page->n = ngx_http_harbor_send_error(r, NGX_HTTP_HARBOR_TAG_INVALID,
@@ -275,7 +271,7 @@ ngx_http_harbor_list_tags(ngx_http_request_t *r, ngx_http_harbor_ctx_t *ctx,
 
         /* temporaries of the replicator are invisible */
 
-        if (ngx_http_harbor_parse_tag(name, len) != NGX_OK
+        if (!he_oci_tag(name, len)
             || ngx_strlcasestrn(name, name + len, (u_char *) ".tmp-",
                                 sizeof(".tmp-") - 2)
                != NULL)
@@ -443,7 +439,7 @@ ngx_http_harbor_catalog_walk(ngx_http_request_t *r, ngx_array_t *repos,
             continue;
         }
 
-        if (ngx_http_harbor_parse_component(name, len) != NGX_OK
+        if (!he_oci_component(name, len)
             || rel + 1 + len > 1 + NGX_HTTP_HARBOR_NAME_MAX)
         {
             continue;

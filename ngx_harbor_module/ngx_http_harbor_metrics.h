@@ -6,15 +6,17 @@
 
 /*
  * ngx_http_harbor_metrics_module: what the edge did, for Prometheus and for
- * the access log.  This header holds the exposition, top to bottom, as
- * format strings: each family is a HELP/TYPE block followed by the format
- * of one sample, so that the wire format (text format 0.0.4) can be read
- * here without the code that fills it.  Label values are fixed words from
- * the tables in ngx_http_harbor_metrics_module.c, never request data, so
- * no series can be added by a client and no escaping is ever needed.
+ * the access log.  Its directive, configuration, zone and variables are
+ * in ngx_http_harbor_metrics_module.c; the handlers (the exposition, the
+ * LOG phase counter, the variables' values) in
+ * ngx_http_harbor_metrics_handler.c.
  *
- * It also declares the one call the auth module makes when it refuses a
- * request.
+ * This header holds the exposition, top to bottom, as format strings:
+ * each family is a HELP/TYPE block followed by the format of one sample,
+ * so that the wire format (text format 0.0.4) can be read here without
+ * the code that fills it.  Label values are fixed words from the tables
+ * in ngx_http_harbor_metrics_handler.c, never request data, so no series
+ * can be added by a client and no escaping is ever needed.
  */
 
 
@@ -25,6 +27,8 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include <ngx_http.h>
+
+#include "ngx_http_harbor_module.h"
 
 
 #define NGX_HTTP_HARBOR_METRICS_TYPE                                          \
@@ -96,22 +100,60 @@
     "harbor_edge_events_total{result=\"coalesced\"} %uA\n"
 
 
-/* reasons of a refusal, the label values of harbor_edge_auth_denied_total */
+#define NGX_HTTP_HARBOR_METRICS_ZONE     "harbor_metrics"
+
+/* status classes 2xx, 3xx, 4xx, 5xx */
+#define NGX_HTTP_HARBOR_METRICS_NCLASSES  4
+
+/* the longest label value of any table, with room to spare */
+#define NGX_HTTP_HARBOR_METRICS_LABEL_MAX  16
+
+
+/* $harbor_cache_status, and the label of harbor_edge_cache_requests_total */
 typedef enum {
-    NGX_HTTP_HARBOR_DENIED_NO_TOKEN = 0,
-    NGX_HTTP_HARBOR_DENIED_INVALID_TOKEN,
-    NGX_HTTP_HARBOR_DENIED_INSUFFICIENT_SCOPE,
-    NGX_HTTP_HARBOR_NDENIED
-} ngx_http_harbor_denied_e;
+    NGX_HTTP_HARBOR_CACHE_HIT = 0,
+    NGX_HTTP_HARBOR_CACHE_MISS,
+    NGX_HTTP_HARBOR_CACHE_PASS,
+    NGX_HTTP_HARBOR_CACHE_DENIED,
+    NGX_HTTP_HARBOR_CACHE_BYPASS,
+    NGX_HTTP_HARBOR_CACHE_ERROR,
+    NGX_HTTP_HARBOR_NCACHE
+} ngx_http_harbor_cache_e;
 
 
-/*
- * Called by the auth module as it refuses a request; error is the
- * challenge's error parameter (NULL: no token at all, "invalid_token",
- * "insufficient_scope").  Marks the request DENIED for the log variables
- * and the LOG-phase counters; never fails the request.
- */
-void ngx_http_harbor_metrics_denied(ngx_http_request_t *r, char *error);
+typedef enum {
+    NGX_HTTP_HARBOR_VAR_CACHE_STATUS = 0,
+    NGX_HTTP_HARBOR_VAR_REPOSITORY,
+    NGX_HTTP_HARBOR_VAR_REFERENCE,
+    NGX_HTTP_HARBOR_VAR_DIGEST
+} ngx_http_harbor_var_e;
+
+
+/* in the shared zone; only ever added to */
+typedef struct {
+    ngx_atomic_t                 requests[NGX_HTTP_HARBOR_NKINDS]
+                                         [NGX_HTTP_HARBOR_METRICS_NCLASSES];
+    ngx_atomic_t                 cache[NGX_HTTP_HARBOR_NCACHE];
+    ngx_atomic_t                 sent;
+    ngx_atomic_t                 denied[NGX_HTTP_HARBOR_NDENIED];
+    ngx_atomic_t                 webhook[2];    /* accepted, refused */
+} ngx_http_harbor_metrics_shctx_t;
+
+
+typedef struct {
+    ngx_shm_zone_t              *shm_zone;  /* NULL: no harbor_metrics */
+} ngx_http_harbor_metrics_main_conf_t;
+
+
+typedef struct {
+    ngx_flag_t                   enable;
+} ngx_http_harbor_metrics_loc_conf_t;
+
+
+ngx_int_t ngx_http_harbor_metrics_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_harbor_metrics_log(ngx_http_request_t *r);
+ngx_int_t ngx_http_harbor_metrics_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
 
 
 extern ngx_module_t  ngx_http_harbor_metrics_module;

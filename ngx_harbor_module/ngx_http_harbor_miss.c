@@ -20,7 +20,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_harbor_events.h"
-#include "ngx_http_harbor_webhook_parse.h"
+#include "he_oci_grammar.h"
 
 
 static uint64_t ngx_http_harbor_miss_hash(ngx_uint_t kind,
@@ -34,6 +34,7 @@ ngx_http_harbor_events_miss(ngx_http_request_t *r, ngx_str_t *repository,
     u_char                              *p;
     uint64_t                             key;
     ngx_int_t                            rc;
+    he_oci_digest_e                      dt;
     ngx_http_harbor_miss_entry_t        *e;
     ngx_http_harbor_redis_counters_t    *counters;
     ngx_http_harbor_events_main_conf_t  *hmcf;
@@ -50,13 +51,12 @@ ngx_http_harbor_events_miss(ngx_http_request_t *r, ngx_str_t *repository,
      * promise that a queued line never needs escaping.
      */
 
+    dt = he_oci_digest(reference->data, reference->len, NULL);
+
     if (kind > NGX_HTTP_HARBOR_MISS_BLOB
-        || !ngx_http_harbor_webhook_valid_name(repository->data,
-                                               repository->len)
-        || (ngx_http_harbor_webhook_valid_digest(reference->data,
-                                                 reference->len) != 1
-            && !ngx_http_harbor_webhook_valid_tag(reference->data,
-                                                  reference->len)))
+        || !he_oci_name(repository->data, repository->len)
+        || (dt != HE_OCI_SHA256 && dt != HE_OCI_SHA512
+            && !he_oci_tag(reference->data, reference->len)))
     {
         ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
                       "harbor: miss event for an invalid name \"%V\" "
@@ -73,6 +73,10 @@ ngx_http_harbor_events_miss(ngx_http_request_t *r, ngx_str_t *repository,
     if (e->key == key && (ngx_msec_int_t) (e->expires - ngx_current_msec) > 0)
     {
         (void) ngx_atomic_fetch_add(&counters->coalesced, 1);
+
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "harbor miss event coalesced: \"%V\" \"%V\"",
+                       repository, reference);
         return;
     }
 

@@ -390,7 +390,7 @@ ngx_http_harbor_ns(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     if (value[2].len >= NGX_HTTP_HARBOR_NAME_MAX
-        || ngx_http_harbor_parse_name(value[2].data, value[2].len) != NGX_OK)
+        || !he_oci_name(value[2].data, value[2].len))
     {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid repository prefix \"%V\" in \"harbor_ns\"",

@@ -21,6 +21,8 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include "he_oci_grammar.h"
+
 
 #define NGX_HTTP_HARBOR_VERIFY_OFF       0
 #define NGX_HTTP_HARBOR_VERIFY_ONCE      1
@@ -34,8 +36,8 @@
  */
 #define NGX_HTTP_HARBOR_VERIFY_MAX_HASHES  16
 
-#define NGX_HTTP_HARBOR_NAME_MAX         255
-#define NGX_HTTP_HARBOR_TAG_MAX          128
+#define NGX_HTTP_HARBOR_NAME_MAX         HE_OCI_NAME_MAX
+#define NGX_HTTP_HARBOR_TAG_MAX          HE_OCI_TAG_MAX
 #define NGX_HTTP_HARBOR_MEDIA_TYPE_MAX   255
 #define NGX_HTTP_HARBOR_HOST_MAX         255
 
@@ -207,20 +209,49 @@ typedef struct {
 } ngx_http_harbor_loc_conf_t;
 
 
+/* why harbor_auth refused a request: label values of the metrics too */
+typedef enum {
+    NGX_HTTP_HARBOR_DENIED_NO_TOKEN = 0,
+    NGX_HTTP_HARBOR_DENIED_INVALID_TOKEN,
+    NGX_HTTP_HARBOR_DENIED_INSUFFICIENT_SCOPE,
+    NGX_HTTP_HARBOR_NDENIED
+} ngx_http_harbor_denied_e;
+
+
 typedef struct ngx_http_harbor_ctx_s  ngx_http_harbor_ctx_t;
 
 typedef ngx_int_t (*ngx_http_harbor_done_pt)(ngx_http_request_t *r,
     ngx_http_harbor_ctx_t *ctx, ngx_int_t ok);
 
 
+/*
+ * The request's context, shared by the read path, the auth module and the
+ * metrics module.  The first part is the route, made once per request by
+ * ngx_http_harbor_request() (see ngx_http_harbor_request.c for when and
+ * how it survives an internal redirect); the rest is what one run of the
+ * content handler works with.
+ */
+
 struct ngx_http_harbor_ctx_s {
     ngx_http_request_t         *request;
+
+    /* the route: what the URI asks for, each part checked */
+    ngx_str_t                   uri;        /* routed from: r->uri, r->args */
+    ngx_str_t                   args;
     ngx_uint_t                  kind;
-    ngx_str_t                   name;       /* as the client sent it */
+    ngx_str_t                   name;       /* valid, as the client sent it */
     ngx_str_t                   repo;       /* in the store: PREFIX/name */
-    ngx_str_t                   reference;  /* tag or digest from the URI */
-    ngx_str_t                   ns;         /* decoded ?ns=, if any */
-    ngx_http_harbor_digest_t    digest;
+    ngx_str_t                   reference;  /* a valid tag or digest */
+    ngx_str_t                   ns;         /* decoded ?ns=, if a host */
+    ngx_http_harbor_digest_t    digest;     /* the URI's, or the tag's */
+
+    /* why the request is invalid, when ctx->invalid */
+    ngx_uint_t                  err;
+    ngx_uint_t                  err_status;
+    char                       *err_message;
+
+    /* set by harbor_auth as it refuses: the reason + 1 */
+    ngx_uint_t                  denied;
 
     ngx_str_t                   path;       /* the data file */
     ngx_open_file_info_t        of;
@@ -246,10 +277,16 @@ struct ngx_http_harbor_ctx_s {
      */
     ngx_event_t                 guard;
 
-    /* why the request is invalid, found while routing */
-    ngx_uint_t                  err;
-    ngx_uint_t                  err_status;
-    char                       *err_message;
+    unsigned                    invalid:1;
+
+    /* routed in a harbor_registry location: the metrics count it */
+    unsigned                    registry:1;
+
+    /* the content handler ran on this route */
+    unsigned                    served:1;
+
+    /* a miss went to harbor_miss_pass: what was sent is the primary's */
+    unsigned                    passed:1;
 
     /* r->main->blocked is not enough: a stray write event must not resume */
     unsigned                    pending:1;
@@ -262,9 +299,12 @@ struct ngx_http_harbor_ctx_s {
 extern ngx_module_t  ngx_http_harbor_module;
 
 
+/* ngx_http_harbor_request.c */
+ngx_http_harbor_ctx_t *ngx_http_harbor_request(ngx_http_request_t *r);
+ngx_http_harbor_ctx_t *ngx_http_harbor_get_request(ngx_http_request_t *r);
+
 /* ngx_http_harbor_handler.c */
 ngx_int_t ngx_http_harbor_handler(ngx_http_request_t *r);
-ngx_http_harbor_ctx_t *ngx_http_harbor_get_ctx(ngx_http_request_t *r);
 ngx_int_t ngx_http_harbor_miss(ngx_http_request_t *r, ngx_uint_t err,
     char *message);
 ngx_int_t ngx_http_harbor_add_header(ngx_http_request_t *r, char *key,
@@ -279,19 +319,16 @@ ngx_int_t ngx_http_harbor_digest_headers(ngx_http_request_t *r,
 ngx_int_t ngx_http_harbor_not_modified(ngx_http_request_t *r);
 ngx_int_t ngx_http_harbor_send_memory(ngx_http_request_t *r,
     ngx_uint_t status, ngx_str_t *type, u_char *body, size_t len);
+ngx_int_t ngx_http_harbor_send_body(ngx_http_request_t *r,
+    ngx_uint_t status, ngx_str_t *type, u_char *body, size_t len);
 ngx_int_t ngx_http_harbor_if_none_match(ngx_http_request_t *r,
     ngx_str_t *digest);
 ngx_int_t ngx_http_harbor_arg(ngx_http_request_t *r, char *name, size_t len,
     ngx_str_t *value);
-ngx_int_t ngx_http_harbor_ns_map(ngx_pool_t *pool, ngx_array_t *nss,
-    ngx_str_t *host, ngx_str_t *name, ngx_str_t *repo);
 
 /* ngx_http_harbor_parse.c */
 ngx_http_harbor_kind_e ngx_http_harbor_split_uri(ngx_str_t *uri,
     ngx_str_t *name, ngx_str_t *ref);
-ngx_int_t ngx_http_harbor_parse_name(u_char *p, size_t len);
-ngx_int_t ngx_http_harbor_parse_component(u_char *p, size_t len);
-ngx_int_t ngx_http_harbor_parse_tag(u_char *p, size_t len);
 ngx_int_t ngx_http_harbor_parse_digest(u_char *p, size_t len,
     ngx_http_harbor_digest_t *d);
 ngx_int_t ngx_http_harbor_parse_number(u_char *p, size_t len,
@@ -358,7 +395,7 @@ void ngx_http_harbor_count_request(ngx_http_request_t *r, ngx_uint_t kind);
 ngx_int_t ngx_http_harbor_send_error(ngx_http_request_t *r, ngx_uint_t err,
     ngx_uint_t status, char *message);
 
-/* ngx_http_harbor_json.c */
+/* ngx_http_harbor_oci_json.c */
 ngx_int_t ngx_http_harbor_manifest_type(ngx_pool_t *pool, u_char *p,
     size_t len, ngx_str_t *type);
 ngx_int_t ngx_http_harbor_referrers_filter(ngx_pool_t *pool, u_char *p,

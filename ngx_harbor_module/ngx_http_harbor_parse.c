@@ -5,13 +5,15 @@
 
 
 /*
- * The OCI grammars: repository name, tag, digest, and the query arguments
- * n (decimal, overflow guarded), ns (host[:port]) and artifactType (media
- * type).  Every scanner here is a hand-written state machine over a byte
- * range with an explicit end check: no allocation, no I/O, no NUL
- * termination assumed.  Nothing from a request reaches a path before it
- * has passed one of these, which is what keeps "..", "%2e", NUL and "//"
- * out of the store paths.
+ * The request's grammars: the split of a v2 URI, the digest ranges, and
+ * the query arguments n (decimal, overflow guarded), ns (host[:port]) and
+ * artifactType (media type).  Names, tags and the digest grammar itself
+ * are the OCI grammars the replicator shares (he_oci_grammar.c).  Every
+ * scanner here is a hand-written state machine over a byte range with an
+ * explicit end check: no allocation, no I/O, no NUL termination assumed.
+ * Nothing from a request reaches a path before it has passed one of
+ * these, which is what keeps "..", "%2e", NUL and "//" out of the store
+ * paths.
  */
 
 
@@ -41,17 +43,21 @@
  *   /v2/<name>/tags/list                 TAGS
  *   /v2/<name>/manifests/<reference>     MANIFEST (blobs: BLOB,
  *                                        referrers: REFERRERS)
+ *   /v2/<name>/blobs/uploads/[<id>]      OTHER, with the name: a write
+ *                                        the edge refuses, but whose
+ *                                        scope a token must grant
  *
  * and OTHER for anything else.  name and ref are byte ranges of uri, either
- * may be empty; nothing is checked against a grammar here.  The read path,
- * the auth module and the metrics module all route through this one
- * function, so they can never disagree on which repository a URI names.
+ * may be empty; nothing is checked against a grammar here.  The request's
+ * one route (ngx_http_harbor_request.c) is made by this function, so the
+ * read path, the auth module and the metrics module can never disagree on
+ * which repository a URI names.
  */
 
 ngx_http_harbor_kind_e
 ngx_http_harbor_split_uri(ngx_str_t *uri, ngx_str_t *name, ngx_str_t *ref)
 {
-    u_char                  *p, *last, *c1, *c2;
+    u_char                  *p, *last, *c1, *c2, *c3;
     size_t                   len;
     ngx_http_harbor_kind_e   kind;
 
@@ -118,6 +124,20 @@ ngx_http_harbor_split_uri(ngx_str_t *uri, ngx_str_t *name, ngx_str_t *ref)
     {
         kind = NGX_HTTP_HARBOR_REFERRERS;
 
+    } else if (len == sizeof("uploads") - 1
+               && ngx_strncmp(c2, "uploads", len) == 0)
+    {
+        for (c3 = c2 - 1; c3 > p && c3[-1] != '/'; c3--) { /* void */ }
+
+        if (c3 > p && (c2 - 1) - c3 == sizeof("blobs") - 1
+            && ngx_strncmp(c3, "blobs", sizeof("blobs") - 1) == 0)
+        {
+            name->data = p;
+            name->len = (c3 - 1) - p;
+        }
+
+        return NGX_HTTP_HARBOR_OTHER;
+
     } else {
         return NGX_HTTP_HARBOR_OTHER;
     }
@@ -132,256 +152,45 @@ ngx_http_harbor_split_uri(ngx_str_t *uri, ngx_str_t *name, ngx_str_t *ref)
 
 
 /*
- * one path component: [a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*
- */
-
-ngx_int_t
-ngx_http_harbor_parse_component(u_char *p, size_t len)
-{
-    u_char  *last, ch;
-    enum {
-        sw_start = 0,
-        sw_alnum,
-        sw_dot,
-        sw_underscore,
-        sw_underscore2,
-        sw_dash
-    } state;
-
-    last = p + len;
-    state = sw_start;
-
-    for ( /* void */ ; p < last; p++) {
-        ch = *p;
-
-        switch (state) {
-
-        case sw_start:
-        case sw_dot:
-        case sw_underscore2:
-        case sw_dash:
-            if (ngx_http_harbor_alnum_lc(ch)) {
-                state = sw_alnum;
-                break;
-            }
-
-            if (state == sw_dash && ch == '-') {
-                break;
-            }
-
-            return NGX_ERROR;
-
-        case sw_underscore:
-            if (ngx_http_harbor_alnum_lc(ch)) {
-                state = sw_alnum;
-                break;
-            }
-
-            if (ch == '_') {
-                state = sw_underscore2;
-                break;
-            }
-
-            return NGX_ERROR;
-
-        case sw_alnum:
-            if (ngx_http_harbor_alnum_lc(ch)) {
-                break;
-            }
-
-            switch (ch) {
-            case '.':
-                state = sw_dot;
-                break;
-            case '_':
-                state = sw_underscore;
-                break;
-            case '-':
-                state = sw_dash;
-                break;
-            default:
-                return NGX_ERROR;
-            }
-
-            break;
-        }
-    }
-
-    return (state == sw_alnum) ? NGX_OK : NGX_ERROR;
-}
-
-
-/*
- * a repository name: components separated by single slashes, at most
- * NGX_HTTP_HARBOR_NAME_MAX bytes
- */
-
-ngx_int_t
-ngx_http_harbor_parse_name(u_char *p, size_t len)
-{
-    u_char  *last, *c;
-
-    if (len == 0 || len > NGX_HTTP_HARBOR_NAME_MAX) {
-        return NGX_ERROR;
-    }
-
-    last = p + len;
-
-    while (p < last) {
-        c = ngx_strlchr(p, last, '/');
-        if (c == NULL) {
-            c = last;
-        }
-
-        if (ngx_http_harbor_parse_component(p, c - p) != NGX_OK) {
-            return NGX_ERROR;
-        }
-
-        if (c == last) {
-            return NGX_OK;
-        }
-
-        p = c + 1;
-
-        if (p == last) {
-            /* a trailing slash */
-            return NGX_ERROR;
-        }
-    }
-
-    return NGX_ERROR;
-}
-
-
-/*
- * tag: [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}
- */
-
-ngx_int_t
-ngx_http_harbor_parse_tag(u_char *p, size_t len)
-{
-    u_char  ch;
-    size_t  i;
-
-    if (len == 0 || len > NGX_HTTP_HARBOR_TAG_MAX) {
-        return NGX_ERROR;
-    }
-
-    ch = p[0];
-
-    if (!ngx_http_harbor_alnum(ch) && ch != '_') {
-        return NGX_ERROR;
-    }
-
-    for (i = 1; i < len; i++) {
-        ch = p[i];
-
-        if (!ngx_http_harbor_alnum(ch) && ch != '_' && ch != '.' && ch != '-')
-        {
-            return NGX_ERROR;
-        }
-    }
-
-    return NGX_OK;
-}
-
-
-/*
- * digest: <alg>:<encoded>, alg [a-z0-9]+([+._-][a-z0-9]+)*,
- * encoded [a-zA-Z0-9=_-]+; sha256 needs 64 and sha512 128 lowercase hex.
- *
- * NGX_OK: a digest the module can verify; NGX_DECLINED: well formed but of
- * another algorithm; NGX_ERROR: malformed.
+ * digest: the shared grammar (he_oci_grammar.c), with the ranges the
+ * handlers use.  NGX_OK: a digest the module can verify; NGX_DECLINED:
+ * well formed but of another algorithm; NGX_ERROR: malformed.
  */
 
 ngx_int_t
 ngx_http_harbor_parse_digest(u_char *p, size_t len,
     ngx_http_harbor_digest_t *d)
 {
-    u_char  *last, *colon, *q, ch;
-    size_t   n;
+    size_t           alg;
+    he_oci_digest_e  type;
 
-    /* longer than any name, tag or digest we could route */
-    if (len == 0 || len > 1024) {
+    type = he_oci_digest(p, len, &alg);
+
+    if (type == HE_OCI_DIGEST_INVALID) {
         return NGX_ERROR;
-    }
-
-    last = p + len;
-
-    colon = ngx_strlchr(p, last, ':');
-    if (colon == NULL || colon == p || colon + 1 == last) {
-        return NGX_ERROR;
-    }
-
-    /* the algorithm */
-
-    ch = '+';
-
-    for (q = p; q < colon; q++) {
-        if (ngx_http_harbor_alnum_lc(*q)) {
-            ch = *q;
-            continue;
-        }
-
-        if (*q == '+' || *q == '.' || *q == '_' || *q == '-') {
-            if (!ngx_http_harbor_alnum_lc(ch)) {
-                /* a separator at the start or after another one */
-                return NGX_ERROR;
-            }
-
-            ch = *q;
-            continue;
-        }
-
-        return NGX_ERROR;
-    }
-
-    if (!ngx_http_harbor_alnum_lc(ch)) {
-        return NGX_ERROR;
-    }
-
-    /* the encoded part */
-
-    for (q = colon + 1; q < last; q++) {
-        ch = *q;
-
-        if (!ngx_http_harbor_alnum(ch) && ch != '=' && ch != '_' && ch != '-')
-        {
-            return NGX_ERROR;
-        }
     }
 
     d->value.data = p;
     d->value.len = len;
     d->alg.data = p;
-    d->alg.len = colon - p;
-    d->hex.data = colon + 1;
-    d->hex.len = last - (colon + 1);
+    d->alg.len = alg;
+    d->hex.data = p + alg + 1;
+    d->hex.len = len - alg - 1;
 
-    if (d->alg.len == 6 && ngx_strncmp(p, "sha256", 6) == 0) {
+    switch (type) {
+
+    case HE_OCI_SHA256:
         d->type = NGX_HTTP_HARBOR_SHA256;
-        n = 64;
+        return NGX_OK;
 
-    } else if (d->alg.len == 6 && ngx_strncmp(p, "sha512", 6) == 0) {
+    case HE_OCI_SHA512:
         d->type = NGX_HTTP_HARBOR_SHA512;
-        n = 128;
+        return NGX_OK;
 
-    } else {
+    default:
         d->type = 0;
         return NGX_DECLINED;
     }
-
-    if (d->hex.len != n) {
-        return NGX_ERROR;
-    }
-
-    for (q = d->hex.data; q < last; q++) {
-        if (!ngx_http_harbor_hex_lc(*q)) {
-            return NGX_ERROR;
-        }
-    }
-
-    return NGX_OK;
 }
 
 

@@ -93,12 +93,13 @@ static void ngx_http_harbor_redis_on_connect(const redisAsyncContext *ac,
     int status);
 static void ngx_http_harbor_redis_on_disconnect(const redisAsyncContext *ac,
     int status);
-static void ngx_http_harbor_redis_read_handler(ngx_event_t *ev);
-static void ngx_http_harbor_redis_write_handler(ngx_event_t *ev);
+static void ngx_http_harbor_redis_handler(ngx_event_t *ev);
 static void ngx_http_harbor_redis_add_read(void *privdata);
 static void ngx_http_harbor_redis_del_read(void *privdata);
 static void ngx_http_harbor_redis_add_write(void *privdata);
 static void ngx_http_harbor_redis_del_write(void *privdata);
+static void ngx_http_harbor_redis_event(ngx_http_harbor_redis_t *rl,
+    ngx_int_t event, ngx_uint_t add);
 static void ngx_http_harbor_redis_cleanup(void *privdata);
 static void ngx_http_harbor_redis_reconnect_handler(ngx_event_t *ev);
 static void ngx_http_harbor_redis_timer_handler(ngx_event_t *ev);
@@ -303,8 +304,8 @@ ngx_http_harbor_redis_connect(ngx_http_harbor_redis_t *rl)
     }
 
     c->data = rl;
-    c->read->handler = ngx_http_harbor_redis_read_handler;
-    c->write->handler = ngx_http_harbor_redis_write_handler;
+    c->read->handler = ngx_http_harbor_redis_handler;
+    c->write->handler = ngx_http_harbor_redis_handler;
     c->read->log = rl->log;
     c->write->log = rl->log;
     c->number = ngx_atomic_fetch_add(ngx_connection_counter, 1);
@@ -664,8 +665,14 @@ ngx_http_harbor_redis_on_disconnect(const redisAsyncContext *ac, int status)
 }
 
 
+/*
+ * Either event of the connection; hiredis may free the connection from
+ * inside its callback (the cleanup hook), which is then only marked and
+ * freed here on the way out.
+ */
+
 static void
-ngx_http_harbor_redis_read_handler(ngx_event_t *ev)
+ngx_http_harbor_redis_handler(ngx_event_t *ev)
 {
     ngx_connection_t         *c;
     ngx_http_harbor_redis_t  *rl;
@@ -678,31 +685,14 @@ ngx_http_harbor_redis_read_handler(ngx_event_t *ev)
     }
 
     rl->entered = 1;
-    redisAsyncHandleRead(rl->ac);
-    rl->entered = 0;
 
-    if (rl->deleted) {
-        rl->deleted = 0;
-        ngx_free_connection(c);
-    }
-}
+    if (ev->write) {
+        redisAsyncHandleWrite(rl->ac);
 
-
-static void
-ngx_http_harbor_redis_write_handler(ngx_event_t *ev)
-{
-    ngx_connection_t         *c;
-    ngx_http_harbor_redis_t  *rl;
-
-    c = ev->data;
-    rl = c->data;
-
-    if (rl->c != c || rl->ac == NULL) {
-        return;
+    } else {
+        redisAsyncHandleRead(rl->ac);
     }
 
-    rl->entered = 1;
-    redisAsyncHandleWrite(rl->ac);
     rl->entered = 0;
 
     if (rl->deleted) {
@@ -720,62 +710,58 @@ ngx_http_harbor_redis_write_handler(ngx_event_t *ev)
 static void
 ngx_http_harbor_redis_add_read(void *privdata)
 {
-    ngx_http_harbor_redis_t  *rl = privdata;
-
-    if (rl->c == NULL || rl->c->read->active) {
-        return;
-    }
-
-    if (ngx_add_event(rl->c->read, NGX_READ_EVENT, NGX_LEVEL_EVENT)
-        != NGX_OK)
-    {
-        ngx_log_error(NGX_LOG_ALERT, rl->log, 0,
-                      "harbor: adding the redis read event failed");
-    }
+    ngx_http_harbor_redis_event(privdata, NGX_READ_EVENT, 1);
 }
 
 
 static void
 ngx_http_harbor_redis_del_read(void *privdata)
 {
-    ngx_http_harbor_redis_t  *rl = privdata;
-
-    if (rl->c == NULL || !rl->c->read->active) {
-        return;
-    }
-
-    (void) ngx_del_event(rl->c->read, NGX_READ_EVENT, 0);
+    ngx_http_harbor_redis_event(privdata, NGX_READ_EVENT, 0);
 }
 
 
 static void
 ngx_http_harbor_redis_add_write(void *privdata)
 {
-    ngx_http_harbor_redis_t  *rl = privdata;
-
-    if (rl->c == NULL || rl->c->write->active) {
-        return;
-    }
-
-    if (ngx_add_event(rl->c->write, NGX_WRITE_EVENT, NGX_LEVEL_EVENT)
-        != NGX_OK)
-    {
-        ngx_log_error(NGX_LOG_ALERT, rl->log, 0,
-                      "harbor: adding the redis write event failed");
-    }
+    ngx_http_harbor_redis_event(privdata, NGX_WRITE_EVENT, 1);
 }
 
 
 static void
 ngx_http_harbor_redis_del_write(void *privdata)
 {
-    ngx_http_harbor_redis_t  *rl = privdata;
+    ngx_http_harbor_redis_event(privdata, NGX_WRITE_EVENT, 0);
+}
 
-    if (rl->c == NULL || !rl->c->write->active) {
+
+/* idempotent, as hiredis asks of its hooks */
+
+static void
+ngx_http_harbor_redis_event(ngx_http_harbor_redis_t *rl, ngx_int_t event,
+    ngx_uint_t add)
+{
+    ngx_event_t  *ev;
+
+    if (rl->c == NULL) {
         return;
     }
 
-    (void) ngx_del_event(rl->c->write, NGX_WRITE_EVENT, 0);
+    ev = (event == NGX_READ_EVENT) ? rl->c->read : rl->c->write;
+
+    if (!add) {
+        if (ev->active) {
+            (void) ngx_del_event(ev, event, 0);
+        }
+
+        return;
+    }
+
+    if (!ev->active && ngx_add_event(ev, event, NGX_LEVEL_EVENT) != NGX_OK) {
+        ngx_log_error(NGX_LOG_ALERT, rl->log, 0,
+                      "harbor: adding the redis %s event failed",
+                      (event == NGX_READ_EVENT) ? "read" : "write");
+    }
 }
 
 

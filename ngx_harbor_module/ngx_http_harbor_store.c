@@ -20,7 +20,7 @@
  *     a symlink points to is never opened (no byte, size or existence of
  *     it leaks).  distribution's layout has no symlinks; a refused one is
  *     logged at [error] since it means a damaged store.  harbor_root
- *     itself may be a symlink.  (Lead's decision, module-bugs.md 18:27.)
+ *     itself may be a symlink.
  *   - directory listings test their directory the same way first and never
  *     descend into a symlinked entry (d_type, or lstat when unknown).
  *

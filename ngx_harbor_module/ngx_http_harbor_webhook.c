@@ -23,6 +23,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include "ngx_http_harbor_module.h"
 #include "ngx_http_harbor_events.h"
 #include "ngx_http_harbor_webhook_parse.h"
 
@@ -479,37 +480,23 @@ static ngx_int_t
 ngx_http_harbor_webhook_send(ngx_http_request_t *r, ngx_uint_t status,
     u_char *body, size_t len)
 {
-    ngx_int_t     rc;
-    ngx_buf_t    *b;
-    ngx_chain_t   out;
+    u_char     *p;
+    ngx_str_t   type;
 
     if (ngx_http_discard_request_body(r) != NGX_OK) {
         r->keepalive = 0;
     }
 
-    b = ngx_create_temp_buf(r->pool, len);
-    if (b == NULL) {
+    /* the body may be on the caller's stack */
+
+    p = ngx_pnalloc(r->pool, len);
+    if (p == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    b->last = ngx_cpymem(b->last, body, len);
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
+    ngx_memcpy(p, body, len);
 
-    out.buf = b;
-    out.next = NULL;
+    ngx_str_set(&type, "application/json");
 
-    r->headers_out.status = status;
-    r->headers_out.content_length_n = len;
-    ngx_str_set(&r->headers_out.content_type, "application/json");
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
-    r->headers_out.content_type_lowcase = NULL;
-
-    rc = ngx_http_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    return ngx_http_output_filter(r, &out);
+    return ngx_http_harbor_send_body(r, status, &type, p, len);
 }

@@ -2,17 +2,18 @@
 /*
  * Harbor Edge: validation of Harbor webhook payloads, without nginx.
  *
- * Harbor posts artifact events in two formats (reference/harbor-facts.md,
- * section e): "Default" ({type, occur_at, operator, event_data}) and
+ * Harbor posts artifact events in one of two formats, as its webhook
+ * policy chooses: "Default" ({type, occur_at, operator, event_data}) and
  * structured CloudEvents ({specversion, type, time, data}, where data is
  * the Default event_data).  This parser checks the whole body is strict
  * JSON, finds the few fields the edge needs and checks the repository
- * name, digests and tags against the OCI grammars, so that the event put in
- * the queue never carries anything a path could be built from unchecked.
+ * name, digests and tags against the OCI grammars (he_oci_grammar.c, which
+ * the replicator shares), so that the event put in the queue never
+ * carries anything a path could be built from unchecked.
  *
  * It is plain C (no nginx types, no allocation: everything lands in fixed
  * buffers of the caller's event struct) so that a libFuzzer target can
- * run it alone.
+ * run it with the JSON scanner alone.
  */
 
 
@@ -23,11 +24,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "he_oci_grammar.h"
 
-#define NGX_HTTP_HARBOR_WEBHOOK_NAME_MAX       255
-#define NGX_HTTP_HARBOR_WEBHOOK_TAG_MAX        128
-/* "sha512:" and 128 hex digits, the longest digest the edge accepts */
-#define NGX_HTTP_HARBOR_WEBHOOK_DIGEST_MAX     135
+
+#define NGX_HTTP_HARBOR_WEBHOOK_NAME_MAX       HE_OCI_NAME_MAX
+#define NGX_HTTP_HARBOR_WEBHOOK_TAG_MAX        HE_OCI_TAG_MAX
+/* the longest digest the edge accepts */
+#define NGX_HTTP_HARBOR_WEBHOOK_DIGEST_MAX     HE_OCI_SHA512_LEN
 #define NGX_HTTP_HARBOR_WEBHOOK_RESOURCES_MAX  16
 #define NGX_HTTP_HARBOR_WEBHOOK_ERR_LEN        128
 
@@ -96,12 +99,6 @@ typedef struct {
  */
 int ngx_http_harbor_webhook_parse(const unsigned char *body, size_t len,
     int cloudevents, ngx_http_harbor_webhook_event_t *ev);
-
-/* OCI grammars (distribution's reference package); 1 valid, 0 not */
-int ngx_http_harbor_webhook_valid_name(const unsigned char *p, size_t len);
-int ngx_http_harbor_webhook_valid_tag(const unsigned char *p, size_t len);
-/* 1 valid sha256/sha512, 0 malformed, -1 well-formed but unsupported */
-int ngx_http_harbor_webhook_valid_digest(const unsigned char *p, size_t len);
 
 
 #endif /* _NGX_HTTP_HARBOR_WEBHOOK_PARSE_H_INCLUDED_ */

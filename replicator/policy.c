@@ -23,73 +23,20 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "he_oci_grammar.h"
 #include "match.h"
 #include "policy.h"
-
-
-#define HR_REPO_NAME_MAX  255
 
 
 static int hr_policy_has_label(const hr_artifact_t *a, const char *label);
 
 
+/* the OCI name grammar, shared with the nginx module */
+
 int
 hr_repo_name_valid(const char *s, size_t len)
 {
-    int     c, prev_alnum;
-    size_t  i, run;
-
-    if (len == 0 || len > HR_REPO_NAME_MAX) {
-        return 0;
-    }
-
-    /* [a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*  joined by '/' */
-    prev_alnum = 0;
-    i = 0;
-
-    while (i < len) {
-        c = (unsigned char) s[i];
-
-        if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) {
-            prev_alnum = 1;
-            i++;
-            continue;
-        }
-
-        if (!prev_alnum) {
-            return 0;
-        }
-
-        if (c == '/') {
-            i++;
-            prev_alnum = 0;
-            continue;
-        }
-
-        if (c == '.') {
-            i++;
-
-        } else if (c == '_') {
-            for (run = 0; i < len && s[i] == '_'; i++, run++) {
-                /* void */
-            }
-            if (run > 2) {
-                return 0;
-            }
-
-        } else if (c == '-') {
-            while (i < len && s[i] == '-') {
-                i++;
-            }
-
-        } else {
-            return 0;
-        }
-
-        prev_alnum = 0;
-    }
-
-    return prev_alnum;
+    return he_oci_name((const unsigned char *) s, len);
 }
 
 

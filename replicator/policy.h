@@ -54,7 +54,7 @@ int hr_policy_dest_repo(const hr_policy_t *p, const char *src_repo, char *out,
 
 /*
  * 1 when s[0..len) is a repository name in the OCI distribution grammar
- * ([a-z0-9]+((\.|_|__|-+)[a-z0-9]+)* joined by '/'), at most 255 bytes.
+ * (he_oci_name(), which the nginx module shares), at most 255 bytes.
  */
 int hr_repo_name_valid(const char *s, size_t len);
 

@@ -124,116 +124,37 @@ static void hr_store_batch_fail(hr_store_batch_t *b, hr_staged_t *f,
     const char *what);
 
 
+/*
+ * The OCI grammars are he_oci_grammar.c's, which the nginx module shares;
+ * these take the NUL-terminated strings of the replicator.  The store
+ * holds sha256 content only (HR_DIGEST_LEN).
+ */
+
 int
 hr_valid_digest(const char *d)
 {
-    size_t  i;
-
-    if (d == NULL || strncmp(d, "sha256:", 7) != 0) {
-        return 0;
-    }
-
-    for (i = 7; i < HR_DIGEST_LEN; i++) {
-        if (!((d[i] >= '0' && d[i] <= '9') || (d[i] >= 'a' && d[i] <= 'f'))) {
-            return 0;
-        }
-    }
-
-    return d[HR_DIGEST_LEN] == '\0';
+    return d != NULL
+           && he_oci_digest((const unsigned char *) d,
+                            strnlen(d, HE_OCI_SHA256_LEN + 1), NULL)
+              == HE_OCI_SHA256;
 }
 
 
 int
 hr_valid_repo(const char *name)
 {
-    size_t       len;
-    const char  *p;
-
-    /*
-     * [a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(\/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*
-     * walked component by component: alnum runs joined by one separator.
-     */
-
-    if (name == NULL) {
-        return 0;
-    }
-
-    len = strlen(name);
-    if (len == 0 || len > 255) {
-        return 0;
-    }
-
-    p = name;
-
-    for ( ;; ) {
-        /* a component */
-
-        for ( ;; ) {
-            if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9'))) {
-                return 0;
-            }
-
-            while ((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9')) {
-                p++;
-            }
-
-            if (*p == '.') {
-                p++;
-
-            } else if (*p == '_') {
-                p++;
-
-                if (*p == '_') {
-                    p++;
-                }
-
-            } else if (*p == '-') {
-                while (*p == '-') {
-                    p++;
-                }
-
-            } else {
-                break;
-            }
-        }
-
-        if (*p == '\0') {
-            return 1;
-        }
-
-        if (*p != '/') {
-            return 0;
-        }
-
-        p++;
-    }
+    return name != NULL
+           && he_oci_name((const unsigned char *) name,
+                          strnlen(name, HE_OCI_NAME_MAX + 1));
 }
 
 
 int
 hr_valid_tag(const char *tag)
 {
-    size_t  i;
-
-    if (tag == NULL || tag[0] == '\0' || tag[0] == '.' || tag[0] == '-') {
-        return 0;
-    }
-
-    for (i = 0; tag[i]; i++) {
-        if (i >= 128) {
-            return 0;
-        }
-
-        if (!((tag[i] >= 'a' && tag[i] <= 'z')
-              || (tag[i] >= 'A' && tag[i] <= 'Z')
-              || (tag[i] >= '0' && tag[i] <= '9')
-              || tag[i] == '_' || tag[i] == '.' || tag[i] == '-'))
-        {
-            return 0;
-        }
-    }
-
-    return 1;
+    return tag != NULL
+           && he_oci_tag((const unsigned char *) tag,
+                         strnlen(tag, HE_OCI_TAG_MAX + 1));
 }
 
 

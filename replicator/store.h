@@ -22,7 +22,9 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
-#define HR_DIGEST_LEN       71              /* "sha256:" + 64 hex */
+#include "he_oci_grammar.h"
+
+#define HR_DIGEST_LEN       HE_OCI_SHA256_LEN   /* "sha256:" + 64 hex */
 #define HR_MANIFEST_MAX     (4 * 1024 * 1024)
 #define HR_REFERRERS_MAX    (4 * 1024 * 1024)
 

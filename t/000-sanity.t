@@ -1,5 +1,8 @@
 # Sanity: the base endpoint, the API version header, and that locations
-# without harbor_registry are left alone.
+# without harbor_registry are left alone.  Those locations serve static
+# files, so the content phase runs there and the module's handler must
+# decline: no "harbor route" in the debug log, which TEST 1 shows is
+# written where the module does route.
 use Test::Nginx::Socket;
 use lib 't/lib';
 use HarborStore;
@@ -20,6 +23,8 @@ GET /v2/
 Content-Type: application/json; charset=utf-8
 Docker-Distribution-API-Version: registry/2.0
 --- response_body_like eval: HarborTest::jbody('{}')
+--- error_log
+harbor route: 0 "" ""
 --- no_error_log
 [error]
 
@@ -54,34 +59,43 @@ location /v2/ {
     harbor_registry on;
 }
 location /other/ {
-    return 200 "other $uri\n";
+    root html;
 }
+--- user_files
+>>> other/v2/index.html
+other
 --- request
 GET /other/v2/
 --- response_headers
 !Docker-Distribution-API-Version
-Content-Type: text/plain
+Content-Type: text/html
 --- response_body
-other /other/v2/
+other
 --- no_error_log
 [error]
+harbor route
 
 
 
 === TEST 5: module loaded, harbor_root set, registry off: plain nginx
 --- config
 location /v2/ {
-    return 200 "plain\n";
+    root html;
 }
+--- user_files
+>>> v2/library/alpine/manifests/latest
+plain
 --- request
 GET /v2/library/alpine/manifests/latest
 --- response_headers
 !Docker-Distribution-API-Version
 !Docker-Content-Digest
+Content-Type: text/plain
 --- response_body
 plain
 --- no_error_log
 [error]
+harbor route
 
 
 
@@ -92,9 +106,12 @@ location /v2/ {
 
     location /v2/off/ {
         harbor_registry off;
-        return 200 "off\n";
+        root html;
     }
 }
+--- user_files
+>>> v2/off/tags/list
+off
 --- request
 GET /v2/off/tags/list
 --- response_headers
@@ -103,6 +120,7 @@ GET /v2/off/tags/list
 off
 --- no_error_log
 [error]
+harbor route
 
 
 

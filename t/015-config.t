@@ -1,5 +1,5 @@
-# Misuse of the directives is refused when nginx starts (nginx -t), with a
-# message; valid settings start.
+# Misuse of the directives is refused when nginx starts (nginx -t), each
+# with the message that names the mistake; valid settings start.
 use Test::Nginx::Socket;
 use lib 't/lib';
 use HarborStore;
@@ -18,12 +18,16 @@ __DATA__
 harbor_root $TEST_NGINX_HARBOR_ROOT;
 harbor_verify sometimes;
 --- must_die
+--- error_log
+invalid value "sometimes" in
 
 
 
 === TEST 2: harbor_registry on without any harbor_root
 --- http_config
 --- must_die
+--- error_log
+"harbor_registry on" requires "harbor_root"
 
 
 
@@ -34,6 +38,8 @@ location /v2/ {
     harbor_ns docker.io Docker_Hub/;
 }
 --- must_die
+--- error_log
+invalid repository prefix "Docker_Hub/" in "harbor_ns"
 
 
 
@@ -42,6 +48,8 @@ location /v2/ {
 harbor_root $TEST_NGINX_HARBOR_ROOT;
 harbor_catalog_max_entries many;
 --- must_die
+--- error_log
+"harbor_catalog_max_entries" directive invalid number
 
 
 
@@ -52,6 +60,8 @@ location /v2/ {
     harbor_miss_pass /primary;
 }
 --- must_die
+--- error_log
+"harbor_miss_pass" needs a named location ("@name"), not "/primary"
 
 
 
@@ -62,6 +72,8 @@ location /v2/ {
     harbor_shm_size 1m;
 }
 --- must_die
+--- error_log
+"harbor_shm_size" directive is not allowed here
 
 
 
@@ -70,6 +82,8 @@ location /v2/ {
 harbor_root $TEST_NGINX_HARBOR_ROOT;
 harbor_verify_thread_pool nosuchpool;
 --- must_die
+--- error_log
+unknown thread pool "nosuchpool"
 
 
 

@@ -24,6 +24,8 @@ __DATA__
 harbor_root $TEST_NGINX_HARBOR_ROOT;
 harbor_verify_max_hashes 0;
 --- must_die
+--- error_log
+value must be between 1 and 1024 in
 
 
 
@@ -32,6 +34,8 @@ harbor_verify_max_hashes 0;
 harbor_root $TEST_NGINX_HARBOR_ROOT;
 harbor_verify_max_hashes many;
 --- must_die
+--- error_log
+"harbor_verify_max_hashes" directive invalid number
 
 
 
@@ -40,6 +44,8 @@ harbor_verify_max_hashes many;
 harbor_root $TEST_NGINX_HARBOR_ROOT;
 harbor_verify_max_hashes 1025;
 --- must_die
+--- error_log
+value must be between 1 and 1024 in
 
 
 

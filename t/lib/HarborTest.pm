@@ -14,6 +14,10 @@ package HarborTest;
 #     HarborTest::setup();            # defaults + plan
 #     run_tests();
 #
+# count_tests() follows upstream: a --- must_die block is one test, plus one
+# per --- error_log / --- no_error_log pattern, checked against what nginx
+# said when it refused to start.
+#
 # In *_eval sections (evaluated outside package main) use ::D('amd64') for
 # a digest and $::S for the whole store.
 
@@ -63,21 +67,28 @@ sub count_tests {
             $reqs = @{ $b->pipelined_requests };
         }
         my $hdr = $b->response_headers // $b->response_headers_like;
-        $hdr = $hdr->[0] if ref $hdr eq 'ARRAY';
-        my $per = 1 + count_lines($hdr)
-                  + ((defined $b->response_body
-                      || defined $b->response_body_like
-                      || defined $b->response_body_unlike) ? 1 : 0)
+        my $per = 1 + ((defined $b->response_body
+                        || defined $b->response_body_like
+                        || defined $b->response_body_unlike) ? 1 : 0)
                   + count_lines($b->error_log)
                   + count_lines($b->no_error_log);
         $n += $reqs * $per;
+        # header checks: one per line, of each response's own list
+        if (ref $hdr eq 'ARRAY') {
+            $n += count_lines($_) for @$hdr;
+        } else {
+            $n += $reqs * count_lines($hdr);
+        }
     }
     return $n;
 }
 
+# extra => N: tests the file runs itself after run_tests()
 sub setup {
+    my %opt = @_;
     main::add_block_preprocessor(\&preprocess);
-    main::plan(tests => main::repeat_each() * count_tests(main::blocks()));
+    main::plan(tests => main::repeat_each() * count_tests(main::blocks())
+                        + ($opt{extra} // 0));
 }
 
 # A JSON body matched exactly, with or without a trailing newline (Go's

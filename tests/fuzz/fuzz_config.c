@@ -6,6 +6,7 @@
  *
  * fuzz-srcs: replicator/config.c replicator/cron.c replicator/match.c
  * fuzz-srcs: replicator/policy.c replicator/redis_addr.c
+ * fuzz-srcs: lib/he_oci_grammar.c
  * fuzz-libs: -ljansson -lhiredis
  */
 

@@ -1,4 +1,4 @@
-/* fuzz-srcs: replicator/queue.c */
+/* fuzz-srcs: replicator/queue.c lib/he_oci_grammar.c */
 /* fuzz-srcs: replicator/store.c replicator/loop.c replicator/log.c replicator/redis_addr.c */
 /* fuzz-libs: -ljansson -lhiredis -lcrypto */
 

@@ -1,5 +1,7 @@
 /* fuzz-srcs: ngx_harbor_module/ngx_http_harbor_json.c */
+/* fuzz-srcs: ngx_harbor_module/ngx_http_harbor_oci_json.c */
 /* fuzz-srcs: ngx_harbor_module/ngx_http_harbor_parse.c */
+/* fuzz-srcs: lib/he_oci_grammar.c */
 /* fuzz-cflags: -Ibuild/nginx/src/core -Ibuild/nginx/src/event */
 /* fuzz-cflags: -Ibuild/nginx/src/event/modules -Ibuild/nginx/src/os/unix */
 /* fuzz-cflags: -Ibuild/nginx/src/http -Ibuild/nginx/src/http/modules */
@@ -8,9 +10,10 @@
 
 /*
  * fuzz_json.c: libFuzzer target for the module's bounded JSON scanner
- * (ngx_http_harbor_json.c): the manifest media type detector, which feeds
- * the Content-Type header, and the referrers artifactType filter, which
- * re-emits parts of a stored file.  The first byte picks:
+ * (ngx_http_harbor_json.c) as the read path uses it
+ * (ngx_http_harbor_oci_json.c): the manifest media type detector, which
+ * feeds the Content-Type header, and the referrers artifactType filter,
+ * which re-emits parts of a stored file.  The first byte picks:
  *
  *   even  ngx_http_harbor_manifest_type() on the rest; an accepted type
  *         must be a header-safe media type (printable, no quote, no
@@ -122,74 +125,6 @@ ngx_array_push(ngx_array_t *a)
     a->nelts++;
 
     return elt;
-}
-
-
-/*
- * Stand-ins for the two libc-like helpers of nginx's core that the scanner
- * calls, written here so the target links without nginx's objects.
- */
-
-static int
-hex_value(u_char ch)
-{
-    if (ch >= '0' && ch <= '9') {
-        return ch - '0';
-    }
-
-    ch |= 0x20;
-
-    return (ch >= 'a' && ch <= 'f') ? ch - 'a' + 10 : -1;
-}
-
-
-ngx_int_t
-ngx_hextoi(u_char *line, size_t n)
-{
-    int        d;
-    size_t     i;
-    ngx_int_t  value;
-
-    if (n == 0) {
-        return NGX_ERROR;
-    }
-
-    value = 0;
-
-    for (i = 0; i < n; i++) {
-        d = hex_value(line[i]);
-
-        if (d < 0 || value > (NGX_MAX_INT_T_VALUE - d) / 16) {
-            return NGX_ERROR;
-        }
-
-        value = value * 16 + d;
-    }
-
-    return value;
-}
-
-
-ngx_int_t
-ngx_strncasecmp(u_char *s1, u_char *s2, size_t n)
-{
-    size_t  i;
-    u_char  a, b;
-
-    for (i = 0; i < n; i++) {
-        a = (s1[i] >= 'A' && s1[i] <= 'Z') ? s1[i] | 0x20 : s1[i];
-        b = (s2[i] >= 'A' && s2[i] <= 'Z') ? s2[i] | 0x20 : s2[i];
-
-        if (a != b) {
-            return a - b;
-        }
-
-        if (a == '\0') {
-            return 0;
-        }
-    }
-
-    return 0;
 }
 
 

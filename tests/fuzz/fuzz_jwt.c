@@ -1,4 +1,5 @@
 /* fuzz-srcs: ngx_harbor_module/ngx_http_harbor_jwt.c */
+/* fuzz-srcs: ngx_harbor_module/ngx_http_harbor_json.c */
 /* fuzz-libs: -lcrypto */
 
 /*

@@ -1,4 +1,5 @@
 /* fuzz-srcs: ngx_harbor_module/ngx_http_harbor_parse.c */
+/* fuzz-srcs: lib/he_oci_grammar.c */
 /* fuzz-cflags: -Ibuild/nginx/src/core -Ibuild/nginx/src/event */
 /* fuzz-cflags: -Ibuild/nginx/src/event/modules -Ibuild/nginx/src/os/unix */
 /* fuzz-cflags: -Ibuild/nginx/src/http -Ibuild/nginx/src/http/modules */
@@ -6,8 +7,9 @@
 /* fuzz-cflags: -Ingx_harbor_module */
 
 /*
- * fuzz_parse.c: libFuzzer target for the module's OCI grammars
- * (ngx_http_harbor_parse.c).  These scanners are what keeps "..", "%2e",
+ * fuzz_parse.c: libFuzzer target for the module's request grammars
+ * (ngx_http_harbor_parse.c) and the OCI grammars it takes from
+ * he_oci_grammar.c.  These scanners are what keeps "..", "%2e",
  * NUL and "//" out of every store path, so besides memory safety the target
  * checks what an accepted input may look like, and abort()s when a scanner
  * lets through something that could leave the store or break a header:
@@ -242,19 +244,19 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     switch (data[0] % 7) {
 
     case 0:
-        if (ngx_http_harbor_parse_name(p, len) == NGX_OK) {
+        if (he_oci_name(p, len)) {
             check_name(p, len, 1);
         }
         break;
 
     case 1:
-        if (ngx_http_harbor_parse_component(p, len) == NGX_OK) {
+        if (he_oci_component(p, len)) {
             check_name(p, len, 0);
         }
         break;
 
     case 2:
-        if (ngx_http_harbor_parse_tag(p, len) == NGX_OK) {
+        if (he_oci_tag(p, len)) {
             check(len > 0 && len <= NGX_HTTP_HARBOR_TAG_MAX, "tag length",
                   p, len);
             check(p[0] != '.' && p[0] != '-', "tag start", p, len);

@@ -7,6 +7,7 @@
  * indexes are in range and increasing.
  *
  * fuzz-srcs: replicator/policy.c replicator/match.c
+ * fuzz-srcs: lib/he_oci_grammar.c
  */
 
 #include <stdint.h>

@@ -1,4 +1,7 @@
 /* fuzz-srcs: ngx_harbor_module/ngx_http_harbor_webhook_parse.c */
+/* fuzz-srcs: ngx_harbor_module/ngx_http_harbor_json.c */
+/* fuzz-srcs: lib/he_oci_grammar.c */
+/* fuzz-cflags: -Ingx_harbor_module */
 
 /*
  * libFuzzer target for the webhook payload validator.  Beyond "no crash,
@@ -10,7 +13,9 @@
  *   tests/fuzz/run.sh 60 fuzz_webhook      (or by hand:)
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined \
  *       tests/fuzz/fuzz_webhook.c \
- *       ngx_harbor_module/ngx_http_harbor_webhook_parse.c
+ *       ngx_harbor_module/ngx_http_harbor_webhook_parse.c \
+ *       ngx_harbor_module/ngx_http_harbor_json.c \
+ *       lib/he_oci_grammar.c -Ilib -Ingx_harbor_module
  *   ./a.out tests/fuzz/corpus/fuzz_webhook
  *
  * The first input byte chooses the format hint (odd: the request said
@@ -20,7 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../ngx_harbor_module/ngx_http_harbor_webhook_parse.h"
+#include "ngx_http_harbor_webhook_parse.h"
 
 
 static void
@@ -44,6 +49,7 @@ int
 LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {
     size_t                               i;
+    he_oci_digest_e                      dt;
     ngx_http_harbor_webhook_event_t     *ev;
     ngx_http_harbor_webhook_resource_t  *res;
 
@@ -73,8 +79,7 @@ LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
         return 0;
     }
 
-    if (!ngx_http_harbor_webhook_valid_name(
-                      (unsigned char *) ev->repository, ev->repository_len)
+    if (!he_oci_name((unsigned char *) ev->repository, ev->repository_len)
         || ev->nresources == 0
         || ev->nresources > NGX_HTTP_HARBOR_WEBHOOK_RESOURCES_MAX)
     {
@@ -86,17 +91,17 @@ LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
     for (i = 0; i < ev->nresources; i++) {
         res = &ev->resources[i];
 
-        if (ngx_http_harbor_webhook_valid_digest(
-                      (unsigned char *) res->digest, res->digest_len) != 1)
-        {
+        dt = he_oci_digest((unsigned char *) res->digest, res->digest_len,
+                           NULL);
+
+        if (dt != HE_OCI_SHA256 && dt != HE_OCI_SHA512) {
             abort();
         }
 
         fuzz_check_safe(res->digest, res->digest_len);
 
         if (res->tag_len
-            && !ngx_http_harbor_webhook_valid_tag(
-                      (unsigned char *) res->tag, res->tag_len))
+            && !he_oci_tag((unsigned char *) res->tag, res->tag_len))
         {
             abort();
         }

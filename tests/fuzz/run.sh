@@ -67,7 +67,7 @@ build() {
     # shellcheck disable=SC2086
     "$CLANG" -std=gnu11 -g -O1 -fno-omit-frame-pointer \
         -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-        -D_GNU_SOURCE -Ireplicator $cflags \
+        -D_GNU_SOURCE -Ireplicator -Ilib $cflags \
         -o "$out/$name" "$src" $srcs $libs
 }
 

@@ -1,9 +1,10 @@
 
 /*
  * test_jwt.c: unit tests for ngx_harbor_module/ngx_http_harbor_jwt.c, the
- * edge's JWT verifier (cmocka).  The file under test is included, not
- * linked, so that this test builds with the same rule as the replicator's
- * unit tests and can reach the scanner's static functions too.
+ * edge's JWT verifier (cmocka).  The file under test and the module's JSON
+ * scanner it reads with are included, not linked, so that this test builds
+ * with the same rule as the replicator's unit tests and can reach their
+ * static functions too.
  *
  * Keys are made at start-up with OpenSSL (RSA 2048 twice, P-256 twice, and
  * the keys we must refuse: RSA 1024, P-384), and tokens are signed here, so
@@ -21,6 +22,7 @@
 #include <openssl/x509.h>
 
 #include "../../ngx_harbor_module/ngx_http_harbor_jwt.c"
+#include "../../ngx_harbor_module/ngx_http_harbor_json.c"
 
 
 #define NOW  1700000000LL

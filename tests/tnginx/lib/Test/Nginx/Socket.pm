@@ -10,6 +10,9 @@ package Test::Nginx::Socket;
 # upstream Test::Nginx when it is installed.
 #
 # Differences, on purpose:
+#   - nginx is started with -e servroot/logs/error.log, so that its
+#     startup errors are in the block's error log (upstream assumes an
+#     nginx built with a relative error log path);
 #   - nginx is restarted only when the generated nginx.conf changes
 #     between blocks (upstream restarts for every block); the error log is
 #     truncated at the start of every block that does not restart, so
@@ -379,8 +382,12 @@ sub start_nginx ($$) {
     print $out $conf;
     close $out;
 
+    # -e: what nginx says before it has read error_log (a refused
+    # directive, say) goes to the block's error log too, as with an nginx
+    # built with a relative error log path, which upstream assumes
     my $errf = "$ServRoot/nginx-start.out";
-    my $cmd = "$NginxBinary -p $ServRoot/ -c $ConfFile >$errf 2>&1 </dev/null";
+    my $cmd = "$NginxBinary -p $ServRoot/ -e $ErrLogFile -c $ConfFile"
+              . " >$errf 2>&1 </dev/null";
     warn "starting: $cmd\n" if $Verbose;
     system($cmd);
     my $status = $?;
@@ -868,6 +875,7 @@ sub check_error_log ($$) {
                                                    $block->no_error_log;
     for my $lvl (qw(alert crit emerg)) {
         next if index($asked, "[$lvl") >= 0;
+        next if $lvl eq 'emerg' && defined $block->must_die;
         for my $l (grep { /\[$lvl\]/ } @$lines) {
             warn "WARNING: $name - " . fmt($l) . "\n";
         }
@@ -973,7 +981,9 @@ sub run_block ($) {
     my $conf = build_conf($block, $config);
     write_user_files($block);
 
-    # --- must_die: the configuration must be refused at startup.
+    # --- must_die: the configuration must be refused at startup, and
+    # --- error_log / --- no_error_log are checked against what nginx said
+    # (the error log, where -e sends its startup errors), as upstream does.
     if (defined $block->must_die) {
         for my $rep (0 .. $RepeatEach - 1) {
             my $err = start_nginx($block, $conf);
@@ -984,6 +994,8 @@ sub run_block ($) {
                 fail("$name - nginx must die but it does not");
                 stop_nginx();
             }
+            $ErrLogPos = 0;
+            check_error_log($block, $rep);
         }
         return;
     }
