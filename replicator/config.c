@@ -912,6 +912,59 @@ hr_parse_policy(hr_config_t *cf, hr_policy_t *p, json_t *obj,
 }
 
 
+/*
+ * "fill": {"repositories": ["pattern", ...]}: the repositories a fill may
+ * copy; each names a repository an anonymous client may cause a fill of
+ * even when the primary would not serve it anonymously.
+ */
+static int
+hr_parse_fill(hr_config_t *cf, json_t *o, char *err, size_t errlen)
+{
+    char         path[64];
+    size_t       i;
+    json_t      *arr, *v;
+    const char  *s;
+
+    arr = json_object_get(o, "repositories");
+
+    if (arr == NULL || json_is_null(arr)) {
+        return 0;
+    }
+
+    if (!json_is_array(arr)) {
+        hr_cerr(err, errlen, "fill", "repositories", "expected an array of "
+                "patterns");
+        return -1;
+    }
+
+    cf->fill_repos = calloc(json_array_size(arr) + 1, sizeof(char *));
+    if (cf->fill_repos == NULL) {
+        hr_cerr(err, errlen, "fill", "repositories", "out of memory");
+        return -1;
+    }
+
+    json_array_foreach(arr, i, v) {
+        snprintf(path, sizeof(path), "repositories[%zu]", i);
+        s = json_string_value(v);
+
+        if (s == NULL || s[0] == '\0' || hr_match_check(s) != 0) {
+            hr_cerr(err, errlen, "fill", path, "expected a name pattern");
+            return -1;
+        }
+
+        cf->fill_repos[cf->nfill_repos] = strdup(s);
+        if (cf->fill_repos[cf->nfill_repos] == NULL) {
+            hr_cerr(err, errlen, "fill", path, "out of memory");
+            return -1;
+        }
+
+        cf->nfill_repos++;
+    }
+
+    return 0;
+}
+
+
 int
 hr_config_parse(hr_config_t *cf, const char *json, size_t len, char *err,
     size_t errlen)
@@ -1053,6 +1106,12 @@ hr_config_parse(hr_config_t *cf, const char *json, size_t len, char *err,
     {
         hr_cerr(err, errlen, NULL, "log_level", "\"%.64s\" is not debug, "
                 "info, warn or error", cf->log_level);
+        goto failed;
+    }
+
+    if (hr_get_obj(root, "fill", "", &o, 0, err, errlen) != 0
+        || (o != NULL && hr_parse_fill(cf, o, err, errlen) != 0))
+    {
         goto failed;
     }
 
@@ -1235,6 +1294,12 @@ hr_config_free(hr_config_t *cf)
     }
 
     free(cf->policies);
+
+    for (i = 0; i < cf->nfill_repos; i++) {
+        free(cf->fill_repos[i]);
+    }
+
+    free(cf->fill_repos);
     memset(cf, 0, sizeof(hr_config_t));
 }
 

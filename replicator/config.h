@@ -85,6 +85,10 @@ typedef struct {
     char                *log_level;     /* "debug" "info" "warn" "error" */
     hr_policy_t         *policies;
     size_t               npolicies;
+    char               **fill_repos;    /* "fill": {"repositories": [...]}:
+                                           doublestar patterns on the
+                                           repository; NULL: any */
+    size_t               nfill_repos;
     int                  refs;          /* hr_config_open()'s holders */
 } hr_config_t;
 

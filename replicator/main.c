@@ -31,6 +31,7 @@
 #include "events.h"
 #include "exec.h"
 #include "exec_redis.h"
+#include "fill.h"
 #include "gc.h"
 #include "hr.h"
 #include "metrics.h"
@@ -485,6 +486,7 @@ hr_cmd_daemon(hr_ctx_t *ctx)
     char          err[HR_ERR_LEN];
     size_t        i;
     time_t        now, *next, soonest, until;
+    hr_fills_t   *fills;
     hr_events_t  *ev;
     hr_runjob_t  *rj;
 
@@ -495,11 +497,20 @@ hr_cmd_daemon(hr_ctx_t *ctx)
 
     /* event_based policies and misses: the queue the module fills */
     ev = NULL;
+    fills = NULL;
 
     if (ctx->cf->redis != NULL) {
         ev = hr_events_start(ctx, err, sizeof(err));
         if (ev == NULL) {
             hr_log(&ctx->log, HR_LOG_ERROR, "events: %s", err);
+            return HR_EXIT_FAILED;
+        }
+
+        /* a client's miss, fetched once and streamed by the module */
+        fills = hr_fills_create(ctx, hr_events_queue(ev), err, sizeof(err));
+        if (fills == NULL) {
+            hr_log(&ctx->log, HR_LOG_ERROR, "fill: %s", err);
+            hr_events_stop(ev);
             return HR_EXIT_FAILED;
         }
     }
@@ -561,6 +572,10 @@ hr_cmd_daemon(hr_ctx_t *ctx)
             ms = 60000;
         }
 
+        if (fills != NULL) {
+            hr_fills_dispatch(fills);
+        }
+
         if (ev != NULL) {
             due = hr_events_dispatch(ev);
 
@@ -585,6 +600,8 @@ hr_cmd_daemon(hr_ctx_t *ctx)
             break;
         }
     }
+
+    hr_fills_free(fills);
 
     if (ev != NULL) {
         hr_events_stop(ev);

@@ -457,8 +457,10 @@ hr_plan_one(hr_run_t *r, char *err, size_t errlen)
     }
 
     /* the tag list, for the signature tags of what is copied */
-    if (hr_reg_tags(&r->src, repo, &t->upstream, &t->nupstream, err, errlen)
-        == -1)
+    if (!rq->shallow
+        && hr_reg_tags(&r->src, repo, &t->upstream, &t->nupstream, err,
+                       errlen)
+           == -1)
     {
         hr_log(&r->ctx->log, HR_LOG_WARN, "%s; signature tags not looked "
                "for", err);
@@ -1062,6 +1064,11 @@ hr_plan_walk(hr_run_t *r, hr_task_t *t, const char *digest, hr_buf_t *bytes,
                    : "application/vnd.oci.image.manifest.v1+json");
     }
 
+    /* a shallow copy (a fill) publishes the manifest alone */
+    if (r->rq->shallow) {
+        return ni;
+    }
+
     arr = json_object_get(js, "manifests");
 
     if (json_is_array(arr)) {
@@ -1246,6 +1253,19 @@ hr_plan_walk_blob(hr_run_t *r, hr_task_t *t)
     char        url[512], scope[512];
     hr_xfer_t  *x;
     long long   size;
+
+    if (r->rq->checked) {
+        /* the caller has just asked the primary (a fill's HEAD) */
+        if (hr_plan_need_blob(r, t, t->blob, r->rq->size, t->err,
+                              sizeof(t->err))
+            == -1)
+        {
+            t->failed = 1;
+            return -1;
+        }
+
+        return 0;
+    }
 
     snprintf(url, sizeof(url), "/v2/%s/blobs/%s", t->src_repo, t->blob);
     hr_reg_scope(scope, sizeof(scope), t->src_repo);
