@@ -35,8 +35,9 @@
  * waits, so acknowledgements and records go over a second one, and fill
  * requests are popped (BLPOP, not reliably) on a third, so a client's fill
  * never waits behind a backlog of events.  Any error on one closes all;
- * they are opened again with a backoff (100 ms doubling to 5 s).  Acknowledgements wait in an outbox until Redis has answered
- * them, and are sent again after a reconnect.
+ * they are opened again with a backoff (100 ms doubling to 5 s).
+ * Acknowledgements wait in an outbox until Redis has answered them, and
+ * are sent again after a reconnect.
  *
  * Events waiting for their turn are coalesced: a line whose event is the
  * same work as one already waiting (same kind, repository and tag or
