@@ -57,6 +57,8 @@ struct hr_qop_s {
     unsigned      droppable:1;
     unsigned      sent:1;
     unsigned      lrem:1;       /* LREM of a processing line (held) */
+    hr_queue_reply_pt  reply;   /* hr_queue_ask()'s, NULL: none */
+    void         *reply_data;
     hr_qop_t     *prev;
     hr_qop_t     *next;
 };
@@ -1541,8 +1543,44 @@ hr_queue_op_reply(redisAsyncContext *ac, void *r, void *data)
                op->argc > 1 ? op->argv[1] : "", reply->str);
     }
 
+    if (op->reply != NULL) {
+        op->reply(op->reply_data, reply);
+    }
+
     hr_queue_op_unlink(q, op);
     hr_queue_op_free(op);
+}
+
+
+void *
+hr_queue_ask(hr_queue_t *q, int argc, const char **argv,
+    const size_t *argvlen, hr_queue_reply_pt reply, void *data)
+{
+    hr_qop_t  *op;
+
+    if (hr_queue_add_op(q, 1, 0, argc, argv, argvlen) == -1) {
+        return NULL;
+    }
+
+    op = q->ob_tail;
+    op->reply = reply;
+    op->reply_data = data;
+
+    return op;
+}
+
+
+void
+hr_queue_forget(hr_queue_t *q, void *ask)
+{
+    hr_qop_t  *op;
+
+    for (op = q->ob_head; op; op = op->next) {
+        if (op == ask) {
+            op->reply = NULL;
+            return;
+        }
+    }
 }
 
 

@@ -205,6 +205,19 @@ int hr_queue_command(hr_queue_t *q, int droppable, int argc,
  */
 char *hr_queue_take_fill(hr_queue_t *q, size_t *len);
 
+/*
+ * A command whose answer the caller wants: reply(data, r) is called with
+ * the redisReply once Redis answers (a reply of type error included).  A
+ * question asked while Redis is away waits in the outbox like any other
+ * command.  Returns a handle for hr_queue_forget() (the asker gives up:
+ * reply is not called), or NULL when it cannot be queued.
+ */
+typedef void (*hr_queue_reply_pt)(void *data, void *reply);
+
+void *hr_queue_ask(hr_queue_t *q, int argc, const char **argv,
+    const size_t *argvlen, hr_queue_reply_pt reply, void *data);
+void hr_queue_forget(hr_queue_t *q, void *ask);
+
 int hr_queue_connected(hr_queue_t *q);
 const char *hr_queue_name(hr_queue_t *q);
 void hr_queue_get_stats(hr_queue_t *q, hr_queue_stats_t *st);
