@@ -912,6 +912,172 @@ hr_parse_policy(hr_config_t *cf, hr_policy_t *p, json_t *obj,
 }
 
 
+/*
+ * "fill": {"repositories": ["pattern", ...]}: the repositories a fill may
+ * copy; each names a repository an anonymous client may cause a fill of
+ * even when the primary would not serve it anonymously.
+ */
+static int
+hr_parse_fill(hr_config_t *cf, json_t *o, char *err, size_t errlen)
+{
+    char         path[64];
+    size_t       i;
+    json_t      *arr, *v;
+    const char  *s;
+
+    arr = json_object_get(o, "repositories");
+
+    if (arr == NULL || json_is_null(arr)) {
+        return 0;
+    }
+
+    if (!json_is_array(arr)) {
+        hr_cerr(err, errlen, "fill", "repositories", "expected an array of "
+                "patterns");
+        return -1;
+    }
+
+    cf->fill_repos = calloc(json_array_size(arr) + 1, sizeof(char *));
+    if (cf->fill_repos == NULL) {
+        hr_cerr(err, errlen, "fill", "repositories", "out of memory");
+        return -1;
+    }
+
+    json_array_foreach(arr, i, v) {
+        snprintf(path, sizeof(path), "repositories[%zu]", i);
+        s = json_string_value(v);
+
+        if (s == NULL || s[0] == '\0' || hr_match_check(s) != 0) {
+            hr_cerr(err, errlen, "fill", path, "expected a name pattern");
+            return -1;
+        }
+
+        cf->fill_repos[cf->nfill_repos] = strdup(s);
+        if (cf->fill_repos[cf->nfill_repos] == NULL) {
+            hr_cerr(err, errlen, "fill", path, "out of memory");
+            return -1;
+        }
+
+        cf->nfill_repos++;
+    }
+
+    return 0;
+}
+
+
+/*
+ * A byte count: an integer, or a string with a unit ("50GiB", "500MB",
+ * "1.5T"): K M G T of 1024 (with or without "i") or 1000 (kB MB GB TB).
+ * Returns -1 when it is not one.
+ */
+long long
+hr_config_bytes(json_t *v)
+{
+    char         *end;
+    double        n;
+    size_t        i;
+    const char   *s;
+
+    static const struct {
+        const char  *unit;
+        double       mul;
+    } units[] = {
+        { "", 1 }, { "B", 1 },
+        { "K", 1024.0 }, { "Ki", 1024.0 }, { "KiB", 1024.0 },
+        { "M", 1048576.0 }, { "Mi", 1048576.0 }, { "MiB", 1048576.0 },
+        { "G", 1073741824.0 }, { "Gi", 1073741824.0 },
+        { "GiB", 1073741824.0 },
+        { "T", 1099511627776.0 }, { "Ti", 1099511627776.0 },
+        { "TiB", 1099511627776.0 },
+        { "kB", 1e3 }, { "KB", 1e3 }, { "MB", 1e6 }, { "GB", 1e9 },
+        { "TB", 1e12 }
+    };
+
+    if (json_is_integer(v)) {
+        return json_integer_value(v) > 0 ? json_integer_value(v) : -1;
+    }
+
+    s = json_string_value(v);
+    if (s == NULL) {
+        return -1;
+    }
+
+    errno = 0;
+    n = strtod(s, &end);
+    if (errno != 0 || end == s || !(n > 0)) {
+        return -1;
+    }
+
+    while (*end == ' ') {
+        end++;
+    }
+
+    for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+        if (strcmp(end, units[i].unit) == 0) {
+            if (n * units[i].mul >= 9.0e18) {
+                return -1;
+            }
+
+            return (long long) (n * units[i].mul);
+        }
+    }
+
+    return -1;
+}
+
+
+/* "cache": {"max_bytes": N | "50GiB", "low_water": 0.9, "interval": 30} */
+static int
+hr_parse_cache(hr_config_t *cf, json_t *o, char *err, size_t errlen)
+{
+    int       present;
+    json_t   *v;
+    int64_t   n;
+
+    v = json_object_get(o, "max_bytes");
+
+    if (v != NULL && !json_is_null(v)) {
+        cf->cache_max = hr_config_bytes(v);
+
+        if (cf->cache_max <= 0) {
+            hr_cerr(err, errlen, "cache", "max_bytes", "expected a positive "
+                    "byte count, e.g. 53687091200 or \"50GiB\"");
+            return -1;
+        }
+    }
+
+    v = json_object_get(o, "low_water");
+
+    if (v != NULL && !json_is_null(v)) {
+        if (!json_is_number(v) || json_number_value(v) <= 0
+            || json_number_value(v) > 1)
+        {
+            hr_cerr(err, errlen, "cache", "low_water", "expected a number "
+                    "above 0 and at most 1");
+            return -1;
+        }
+
+        cf->cache_low = json_number_value(v);
+    }
+
+    if (hr_get_int(o, "interval", "cache", &n, &present, err, errlen) != 0) {
+        return -1;
+    }
+
+    if (present) {
+        if (n < 1 || n > 86400) {
+            hr_cerr(err, errlen, "cache", "interval", "%lld is out of range "
+                    "(1 to 86400 seconds)", (long long) n);
+            return -1;
+        }
+
+        cf->cache_interval = (int) n;
+    }
+
+    return 0;
+}
+
+
 int
 hr_config_parse(hr_config_t *cf, const char *json, size_t len, char *err,
     size_t errlen)
@@ -1053,6 +1219,21 @@ hr_config_parse(hr_config_t *cf, const char *json, size_t len, char *err,
     {
         hr_cerr(err, errlen, NULL, "log_level", "\"%.64s\" is not debug, "
                 "info, warn or error", cf->log_level);
+        goto failed;
+    }
+
+    if (hr_get_obj(root, "fill", "", &o, 0, err, errlen) != 0
+        || (o != NULL && hr_parse_fill(cf, o, err, errlen) != 0))
+    {
+        goto failed;
+    }
+
+    cf->cache_low = 0.9;
+    cf->cache_interval = 30;
+
+    if (hr_get_obj(root, "cache", "", &o, 0, err, errlen) != 0
+        || (o != NULL && hr_parse_cache(cf, o, err, errlen) != 0))
+    {
         goto failed;
     }
 
@@ -1235,6 +1416,12 @@ hr_config_free(hr_config_t *cf)
     }
 
     free(cf->policies);
+
+    for (i = 0; i < cf->nfill_repos; i++) {
+        free(cf->fill_repos[i]);
+    }
+
+    free(cf->fill_repos);
     memset(cf, 0, sizeof(hr_config_t));
 }
 

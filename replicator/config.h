@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "cron.h"
 
 #define HR_ERR_LEN  512
@@ -85,6 +87,14 @@ typedef struct {
     char                *log_level;     /* "debug" "info" "warn" "error" */
     hr_policy_t         *policies;
     size_t               npolicies;
+    char               **fill_repos;    /* "fill": {"repositories": [...]}:
+                                           doublestar patterns on the
+                                           repository; NULL: any */
+    size_t               nfill_repos;
+    long long            cache_max;     /* "cache": {"max_bytes"}: blob
+                                           bytes of the store; 0: none */
+    double               cache_low;     /* "low_water", default 0.9 */
+    int                  cache_interval;  /* "interval" s, default 30 */
     int                  refs;          /* hr_config_open()'s holders */
 } hr_config_t;
 
@@ -102,6 +112,12 @@ void hr_config_free(hr_config_t *cf);
 hr_config_t *hr_config_open(const char *path, char *err, size_t errlen);
 hr_config_t *hr_config_hold(hr_config_t *cf);
 void hr_config_release(hr_config_t *cf);
+
+/*
+ * A byte count from JSON: an integer, or a string with a unit ("50GiB",
+ * "500MB"); -1 when it is not one.
+ */
+long long hr_config_bytes(json_t *v);
 
 /* The policy named name, or NULL. */
 hr_policy_t *hr_config_policy(hr_config_t *cf, const char *name);

@@ -17,6 +17,13 @@
 
 
 typedef struct hr_claim_s  hr_claim_t;
+typedef struct hr_use_s    hr_use_t;
+
+struct hr_use_s {
+    char          digest[HR_ENGINE_DIGEST_MAX];
+    long          n;
+    hr_use_t     *next;
+};
 
 struct hr_claim_s {
     char          digest[HR_ENGINE_DIGEST_MAX];
@@ -38,6 +45,7 @@ struct hr_engine_s {
     hr_job_t     *wait_tail[HR_NPRIO];
     hr_job_t     *current;
     hr_claim_t   *claims;
+    hr_use_t     *uses[256];        /* by the digest's first hex byte */
     int           limit;
     int           reserve;
     int           used;
@@ -103,7 +111,9 @@ hr_engine_limits(hr_engine_t *e, int concurrency, int reserve)
 void
 hr_engine_free(hr_engine_t *e)
 {
+    size_t     i;
     hr_job_t  *j;
+    hr_use_t  *u;
 
     if (e == NULL) {
         return;
@@ -122,6 +132,15 @@ hr_engine_free(hr_engine_t *e)
     }
 
     hr_http_set_wait(e->http, NULL, NULL);
+
+    for (i = 0; i < 256; i++) {
+        while (e->uses[i] != NULL) {
+            u = e->uses[i];
+            e->uses[i] = u->next;
+            free(u);
+        }
+    }
+
     free(e);
 }
 
@@ -750,4 +769,81 @@ hr_engine_drop_claims(hr_engine_t *e, hr_job_t *j)
 
         pp = &c->next;
     }
+}
+
+
+/* -------------------------------------------------------------- uses */
+
+static hr_use_t **
+hr_engine_use_bucket(hr_engine_t *e, const char *digest)
+{
+    const char  *hex;
+    unsigned     b;
+
+    /* "sha256:<hex>": the hex is spread evenly enough */
+    hex = strchr(digest, ':');
+    hex = hex != NULL ? hex + 1 : digest;
+
+    b = (unsigned char) hex[0] * 31u + (hex[0] ? (unsigned char) hex[1] : 0);
+
+    return &e->uses[b % 256];
+}
+
+
+void
+hr_engine_use(hr_engine_t *e, const char *digest, int delta)
+{
+    hr_use_t  **pp, *u;
+
+    for (pp = hr_engine_use_bucket(e, digest); *pp; pp = &(*pp)->next) {
+        if (strcmp((*pp)->digest, digest) == 0) {
+            break;
+        }
+    }
+
+    u = *pp;
+
+    if (u == NULL) {
+        if (delta <= 0) {
+            return;
+        }
+
+        u = calloc(1, sizeof(hr_use_t));
+        if (u == NULL) {
+            return;
+        }
+
+        snprintf(u->digest, sizeof(u->digest), "%s", digest);
+        u->next = NULL;
+        *pp = u;
+    }
+
+    u->n += delta;
+
+    if (u->n <= 0) {
+        *pp = u->next;
+        free(u);
+    }
+}
+
+
+int
+hr_engine_in_use(hr_engine_t *e, const char *digest)
+{
+    hr_use_t    *u;
+    hr_claim_t  *c;
+
+    for (u = *hr_engine_use_bucket(e, digest); u; u = u->next) {
+        if (strcmp(u->digest, digest) == 0) {
+            return 1;
+        }
+    }
+
+    for (c = e->claims; c; c = c->next) {
+        if (strcmp(c->digest, digest) == 0) {
+            return 1;
+        }
+    }
+
+    return 0;
 }

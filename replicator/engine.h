@@ -125,4 +125,12 @@ void hr_engine_blob_xfer(hr_engine_t *e, const char *digest, hr_xfer_t *x);
 /* 1 when a job more urgent than the holder waits for the digest. */
 int hr_engine_blob_urgent(hr_engine_t *e, const char *digest);
 
+/*
+ * Digests a job is about to link (found in the store, or fetched and not
+ * published yet): counted, so that eviction leaves them alone.  delta +1
+ * or -1; hr_engine_in_use() is 1 for a digest used or claimed.
+ */
+void hr_engine_use(hr_engine_t *e, const char *digest, int delta);
+int hr_engine_in_use(hr_engine_t *e, const char *digest);
+
 #endif /* HR_ENGINE_H */

@@ -123,6 +123,13 @@ hr_events_start(hr_ctx_t *ctx, char *err, size_t errlen)
 }
 
 
+hr_queue_t *
+hr_events_queue(hr_events_t *ev)
+{
+    return ev->q;
+}
+
+
 size_t
 hr_events_running(hr_events_t *ev)
 {

@@ -33,6 +33,7 @@
 #define HR_EVENTS_H
 
 #include "hr.h"
+#include "queue.h"
 
 #define HR_EVENTS_ATTEMPTS  5
 #define HR_EVENTS_JOBS      8
@@ -53,6 +54,9 @@ hr_events_t *hr_events_start(hr_ctx_t *ctx, char *err, size_t errlen);
  * meanwhile.
  */
 long hr_events_dispatch(hr_events_t *ev);
+
+/* The queue: fills (fill.h) share its connection, counters, records. */
+hr_queue_t *hr_events_queue(hr_events_t *ev);
 
 /* Events being handled. */
 size_t hr_events_running(hr_events_t *ev);

@@ -5,6 +5,7 @@
  *   harbor-replicator -c FILE daemon
  *   harbor-replicator -c FILE status [--json]
  *   harbor-replicator -c FILE gc [--dry-run]
+ *   harbor-replicator -c FILE evict [--dry-run]
  *   harbor-replicator -c FILE check
  *   harbor-replicator -c FILE metrics [--output FILE.prom]
  *   harbor-replicator --version
@@ -28,9 +29,11 @@
 
 #include <curl/curl.h>
 
+#include "cache.h"
 #include "events.h"
 #include "exec.h"
 #include "exec_redis.h"
+#include "fill.h"
 #include "gc.h"
 #include "hr.h"
 #include "metrics.h"
@@ -67,6 +70,7 @@ hr_usage(FILE *fp)
         "       harbor-replicator -c FILE status [--json]\n"
         "       harbor-replicator -c FILE metrics [--output FILE.prom]\n"
         "       harbor-replicator -c FILE gc [--dry-run]\n"
+        "       harbor-replicator -c FILE evict [--dry-run]\n"
         "       harbor-replicator -c FILE check\n"
         "       harbor-replicator --version\n");
 }
@@ -174,6 +178,7 @@ hr_cmd_check(hr_ctx_t *ctx)
 {
     size_t   i, j;
     time_t   next;
+    json_t  *figures;
 
     for (i = 0; i < ctx->cf->npolicies; i++) {
         hr_policy_t  *p = &ctx->cf->policies[i];
@@ -197,6 +202,22 @@ hr_cmd_check(hr_ctx_t *ctx)
             }
         }
     }
+
+    /* the last eviction pass found pinned content alone over the budget */
+    figures = hr_cache_figures(ctx->cf->state_dir);
+
+    if (figures != NULL && ctx->cf->cache_max > 0
+        && json_integer_value(json_object_get(figures, "pinned_bytes"))
+           > ctx->cf->cache_max)
+    {
+        fprintf(stderr, "harbor-replicator: warning: cache.max_bytes %lld is "
+                "less than the pinned content alone (%lld bytes at the last "
+                "pass): nothing pinned is evicted\n", ctx->cf->cache_max,
+                (long long) json_integer_value(json_object_get(figures,
+                                                          "pinned_bytes")));
+    }
+
+    json_decref(figures);
 
     fprintf(stderr, "harbor-replicator: the configuration file %s syntax is "
             "ok\nharbor-replicator: configuration file %s test is "
@@ -485,6 +506,8 @@ hr_cmd_daemon(hr_ctx_t *ctx)
     char          err[HR_ERR_LEN];
     size_t        i;
     time_t        now, *next, soonest, until;
+    hr_cache_t   *cache;
+    hr_fills_t   *fills;
     hr_events_t  *ev;
     hr_runjob_t  *rj;
 
@@ -495,6 +518,7 @@ hr_cmd_daemon(hr_ctx_t *ctx)
 
     /* event_based policies and misses: the queue the module fills */
     ev = NULL;
+    fills = NULL;
 
     if (ctx->cf->redis != NULL) {
         ev = hr_events_start(ctx, err, sizeof(err));
@@ -502,10 +526,30 @@ hr_cmd_daemon(hr_ctx_t *ctx)
             hr_log(&ctx->log, HR_LOG_ERROR, "events: %s", err);
             return HR_EXIT_FAILED;
         }
+
+        /* a client's miss, fetched once and streamed by the module */
+        fills = hr_fills_create(ctx, hr_events_queue(ev), err, sizeof(err));
+        if (fills == NULL) {
+            hr_log(&ctx->log, HR_LOG_ERROR, "fill: %s", err);
+            hr_events_stop(ev);
+            return HR_EXIT_FAILED;
+        }
+    }
+
+    /* the byte budget, when "cache.max_bytes" is (or is later) set */
+    cache = hr_cache_create(ctx, ev != NULL ? hr_events_queue(ev) : NULL,
+                            err, sizeof(err));
+    if (cache == NULL) {
+        hr_log(&ctx->log, HR_LOG_ERROR, "evict: %s", err);
     }
 
     next = hr_daemon_schedule(ctx);
-    rc = next != NULL ? 0 : HR_EXIT_FAILED;
+    rc = next != NULL && cache != NULL ? 0 : HR_EXIT_FAILED;
+
+    if (rc != 0) {
+        free(next);
+        next = NULL;
+    }
 
     while (next != NULL) {
         if (hr_loop_term(ctx->loop)) {
@@ -561,6 +605,10 @@ hr_cmd_daemon(hr_ctx_t *ctx)
             ms = 60000;
         }
 
+        if (fills != NULL) {
+            hr_fills_dispatch(fills);
+        }
+
         if (ev != NULL) {
             due = hr_events_dispatch(ev);
 
@@ -586,6 +634,9 @@ hr_cmd_daemon(hr_ctx_t *ctx)
         }
     }
 
+    hr_cache_free(cache);
+    hr_fills_free(fills);
+
     if (ev != NULL) {
         hr_events_stop(ev);
     }
@@ -603,7 +654,8 @@ hr_cmd_daemon(hr_ctx_t *ctx)
 static int
 hr_cmd_status(hr_ctx_t *ctx, int json)
 {
-    char         err[HR_ERR_LEN];
+    char         err[HR_ERR_LEN], *text;
+    json_t      *cache;
     const char  *queue;
 
     queue = ctx->cf->redis_queue ? ctx->cf->redis_queue : HR_QUEUE_NAME;
@@ -617,9 +669,39 @@ hr_cmd_status(hr_ctx_t *ctx, int json)
         return HR_EXIT_FAILED;
     }
 
+    cache = hr_cache_figures(ctx->store.state);
+
+    if (!json && cache != NULL) {
+        printf("cache: %lld bytes stored (pinned %lld, cached %lld), budget "
+               "%lld%s; last pass: %lld evicted, %lld bytes freed\n",
+               (long long) json_integer_value(json_object_get(cache,
+                                                              "total_bytes")),
+               (long long) json_integer_value(json_object_get(cache,
+                                                             "pinned_bytes")),
+               (long long) json_integer_value(json_object_get(cache,
+                                                             "cached_bytes")),
+               (long long) json_integer_value(json_object_get(cache,
+                                                                "max_bytes")),
+               json_is_true(json_object_get(cache, "pinned_over_budget"))
+               ? " (pinned content alone is over it)" : "",
+               (long long) json_integer_value(json_object_get(cache,
+                                                                  "evicted")),
+               (long long) json_integer_value(json_object_get(cache,
+                                                          "evicted_bytes")));
+    }
+
     if (ctx->cf->redis == NULL) {
+        json_decref(cache);
         return 0;
     }
+
+    if (json) {
+        text = cache != NULL ? json_dumps(cache, JSON_COMPACT) : NULL;
+        printf(",\"cache\":%s\n", text != NULL ? text : "null");
+        free(text);
+    }
+
+    json_decref(cache);
 
     if (json) {
         printf(",\"events\":\n");
@@ -771,6 +853,7 @@ main(int argc, char **argv)
 
     if (strcmp(cmd, "run") != 0 && strcmp(cmd, "daemon") != 0
         && strcmp(cmd, "status") != 0 && strcmp(cmd, "gc") != 0
+        && strcmp(cmd, "evict") != 0
         && strcmp(cmd, "check") != 0 && strcmp(cmd, "metrics") != 0)
     {
         fprintf(stderr, "harbor-replicator: unknown command \"%s\"\n", cmd);
@@ -779,7 +862,8 @@ main(int argc, char **argv)
     }
 
     if ((policy != NULL && strcmp(cmd, "run") != 0)
-        || (dry_run && strcmp(cmd, "run") != 0 && strcmp(cmd, "gc") != 0)
+        || (dry_run && strcmp(cmd, "run") != 0 && strcmp(cmd, "gc") != 0
+            && strcmp(cmd, "evict") != 0)
         || (json && strcmp(cmd, "status") != 0)
         || (output != NULL && strcmp(cmd, "metrics") != 0))
     {
@@ -831,6 +915,13 @@ main(int argc, char **argv)
 
     } else if (strcmp(cmd, "metrics") == 0) {
         rc = hr_cmd_metrics(&ctx, output);
+
+    } else if (strcmp(cmd, "evict") == 0) {
+        rc = hr_cache_evict(&ctx, dry_run, err, sizeof(err)) == 0
+             ? 0 : HR_EXIT_FAILED;
+        if (rc) {
+            fprintf(stderr, "harbor-replicator: evict: %s\n", err);
+        }
 
     } else {
         rc = hr_gc(&ctx, dry_run, err, sizeof(err)) == 0 ? 0 : HR_EXIT_FAILED;

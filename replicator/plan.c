@@ -34,6 +34,7 @@
 #include "plan.h"
 #include "policy.h"
 #include "registry.h"
+#include "tier.h"
 
 #define HR_WALK_DEPTH     8
 #define HR_DL_ATTEMPTS    4
@@ -84,6 +85,7 @@ typedef struct {
     int           kept;
     int           deleted;
     unsigned      notfound:1;   /* the primary answered 404 */
+    unsigned      blob_new:1;   /* blob: the layer link is made here */
     long long     bytes;
     time_t        start;
     time_t        end;
@@ -132,6 +134,9 @@ typedef struct {
     long long         resumed;      /* bytes not fetched again */
     long long         linked;       /* blobs found in the store */
     long long         started_ms;   /* for the progress log */
+    char            **uses;         /* told to the engine: hr_plan_use() */
+    size_t            nuses;
+    size_t            cuses;
     int               stopped;
     hr_store_batch_t  batch;        /* the commit's files, published once */
 } hr_run_t;
@@ -141,6 +146,8 @@ static int hr_plan_one(hr_run_t *r, char *err, size_t errlen);
 static int hr_plan_walk_blob(hr_run_t *r, hr_task_t *t);
 static void hr_plan_deleted(hr_run_t *r, hr_task_t *t);
 static void hr_plan_dl_end(hr_run_t *r, hr_dl_t *d);
+static void hr_plan_use(hr_run_t *r, const char *digest);
+static void hr_plan_tier(hr_run_t *r, hr_task_t *t);
 static int hr_plan_list(hr_run_t *r, char *err, size_t errlen);
 static int hr_plan_literal_repo(hr_policy_t *p, char ***repos, size_t *n);
 static int hr_plan_task_tags(hr_run_t *r, hr_task_t *t, char *err,
@@ -176,6 +183,36 @@ static json_t *hr_plan_record(hr_run_t *r, time_t start, long long id,
     const char *status);
 static int hr_plan_has(char **list, size_t n, const char *s);
 static long long hr_plan_share(long long speed, int n);
+
+
+/*
+ * A digest this execution will link: the engine's eviction leaves it
+ * alone until the execution ends (hr_plan_free()).
+ */
+static void
+hr_plan_use(hr_run_t *r, const char *digest)
+{
+    char  **nu, *d;
+
+    /* the engine counts: a digest told twice is let go twice */
+    if (r->nuses == r->cuses) {
+        nu = realloc(r->uses, (r->cuses * 2 + 16) * sizeof(char *));
+        if (nu == NULL) {
+            return;
+        }
+
+        r->uses = nu;
+        r->cuses = r->cuses * 2 + 16;
+    }
+
+    d = strdup(digest);
+    if (d == NULL) {
+        return;
+    }
+
+    r->uses[r->nuses++] = d;
+    hr_engine_use(r->ctx->engine, digest, 1);
+}
 
 
 /* speed is Kbit/s for the whole policy (Harbor: bytes/s = speed * 128) */
@@ -457,8 +494,10 @@ hr_plan_one(hr_run_t *r, char *err, size_t errlen)
     }
 
     /* the tag list, for the signature tags of what is copied */
-    if (hr_reg_tags(&r->src, repo, &t->upstream, &t->nupstream, err, errlen)
-        == -1)
+    if (!rq->shallow
+        && hr_reg_tags(&r->src, repo, &t->upstream, &t->nupstream, err,
+                       errlen)
+           == -1)
     {
         hr_log(&r->ctx->log, HR_LOG_WARN, "%s; signature tags not looked "
                "for", err);
@@ -856,6 +895,7 @@ hr_plan_node_blob(hr_run_t *r, hr_task_t *t, size_t ni, json_t *desc,
 
     n->blobs = nb;
     n->nblobs++;
+    hr_plan_use(r, digest);
 
     return hr_plan_need_blob(r, t, digest, size, err, errlen);
 }
@@ -981,6 +1021,8 @@ hr_plan_walk(hr_run_t *r, hr_task_t *t, const char *digest, hr_buf_t *bytes,
         return -1;
     }
 
+    hr_plan_use(r, digest);
+
     n = &t->nodes[ni];
     snprintf(n->mt, sizeof(n->mt), "%s", mt);
 
@@ -1060,6 +1102,11 @@ hr_plan_walk(hr_run_t *r, hr_task_t *t, const char *digest, hr_buf_t *bytes,
                  : json_object_get(js, "manifests")
                    ? "application/vnd.oci.image.index.v1+json"
                    : "application/vnd.oci.image.manifest.v1+json");
+    }
+
+    /* a shallow copy (a fill) publishes the manifest alone */
+    if (r->rq->shallow) {
+        return ni;
     }
 
     arr = json_object_get(js, "manifests");
@@ -1243,9 +1290,27 @@ hr_plan_referrers(hr_run_t *r, hr_task_t *t, size_t ni, int depth,
 static int
 hr_plan_walk_blob(hr_run_t *r, hr_task_t *t)
 {
-    char        url[512], scope[512];
+    char        url[512], scope[512], cur[HR_DIGEST_LEN + 1];
     hr_xfer_t  *x;
     long long   size;
+
+    hr_plan_use(r, t->blob);
+    t->blob_new = hr_store_read_link(&r->ctx->store, t->dst_repo,
+                                     HR_LINK_LAYER, NULL, t->blob, cur)
+                  != 1;
+
+    if (r->rq->checked) {
+        /* the caller has just asked the primary (a fill's HEAD) */
+        if (hr_plan_need_blob(r, t, t->blob, r->rq->size, t->err,
+                              sizeof(t->err))
+            == -1)
+        {
+            t->failed = 1;
+            return -1;
+        }
+
+        return 0;
+    }
 
     snprintf(url, sizeof(url), "/v2/%s/blobs/%s", t->src_repo, t->blob);
     hr_reg_scope(scope, sizeof(scope), t->src_repo);
@@ -2149,11 +2214,73 @@ hr_plan_publish(hr_run_t *r)
             }
         }
 
+        if (!t->failed) {
+            hr_plan_tier(r, t);
+        }
+
         if (r->p->deletion && !t->failed && t->blob == NULL) {
             hr_plan_delete_tags(r, t);
         }
 
         t->end = time(NULL);
+    }
+}
+
+
+/*
+ * The tier of what a task published (tier.h): a client's miss (a fill, a
+ * miss event) leaves it in the cache tier, unless a policy had it already;
+ * a policy's copy pins it.
+ */
+static void
+hr_plan_tier(hr_run_t *r, hr_task_t *t)
+{
+    int          cached;
+    char         err[256];
+    size_t       k;
+    hr_node_t   *n;
+    hr_store_t  *st;
+
+    st = &r->ctx->store;
+    cached = strcmp(r->rq->trigger, "fill") == 0
+             || strcmp(r->rq->trigger, "on_demand") == 0;
+
+    if (t->blob != NULL) {
+        if (cached && t->blob_new
+            && hr_tier_mark(st, t->dst_repo, t->blob, HR_TIER_LAYER, err,
+                            sizeof(err))
+               == -1)
+        {
+            hr_log(&r->ctx->log, HR_LOG_WARN, "%s", err);
+        }
+
+        if (!cached) {
+            (void) hr_tier_unmark(st, t->dst_repo, t->blob, HR_TIER_LAYER);
+        }
+
+        return;
+    }
+
+    for (k = 0; k < t->nnodes; k++) {
+        n = &t->nodes[k];
+
+        if (!n->written) {
+            continue;
+        }
+
+        if (!cached) {
+            (void) hr_tier_unmark(st, t->dst_repo, n->digest,
+                                  HR_TIER_REVISION);
+
+        } else if ((!n->present
+                    || hr_tier_cached(st, t->dst_repo, n->digest,
+                                      HR_TIER_REVISION, NULL))
+                   && hr_tier_mark(st, t->dst_repo, n->digest,
+                                   HR_TIER_REVISION, err, sizeof(err))
+                      == -1)
+        {
+            hr_log(&r->ctx->log, HR_LOG_WARN, "%s", err);
+        }
     }
 }
 
@@ -2384,6 +2511,13 @@ hr_plan_free(hr_run_t *r)
     }
 
     free(r->dls);
+
+    for (i = 0; i < r->nuses; i++) {
+        hr_engine_use(r->ctx->engine, r->uses[i], -1);
+        free(r->uses[i]);
+    }
+
+    free(r->uses);
     hr_src_free(&r->src);
     hr_store_batch_free(&r->batch);
 }

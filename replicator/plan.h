@@ -45,6 +45,14 @@ typedef struct {
                                    (the tag) that tag, else every tag naming
                                    it, is removed at the destination */
     json_t        *event;       /* added to the record as "event", or NULL */
+    long long      size;        /* blob: its size, when checked */
+    unsigned       checked:1;   /* blob: the caller has just had the
+                                   primary confirm that repo serves it
+                                   (and learned size): not asked again */
+    unsigned       shallow:1;   /* ref: the manifest alone (and its tag),
+                                   without children, blobs, signatures or
+                                   referrers: a fill publishes it at once
+                                   and fills the rest as clients ask */
 } hr_plan_req_t;
 
 typedef struct {

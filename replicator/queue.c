@@ -35,9 +35,18 @@
 #define HR_QUEUE_BACKOFF_MAX    5000
 #define HR_QUEUE_OUTBOX_MAX     100000
 #define HR_QUEUE_OUTBOX_DROP    10000       /* droppable ops beyond this */
+#define HR_QUEUE_FILLS_MAX      1024        /* fill lines held in memory */
 
 
 typedef struct hr_qop_s  hr_qop_t;
+typedef struct hr_fline_s  hr_fline_t;
+
+/* A fill request taken from <name>:fill, until the daemon takes it. */
+struct hr_fline_s {
+    char         *line;
+    size_t        len;
+    hr_fline_t   *next;
+};
 
 /* One command of the outbox: kept until Redis has answered it. */
 struct hr_qop_s {
@@ -48,6 +57,8 @@ struct hr_qop_s {
     unsigned      droppable:1;
     unsigned      sent:1;
     unsigned      lrem:1;       /* LREM of a processing line (held) */
+    hr_queue_reply_pt  reply;   /* hr_queue_ask()'s, NULL: none */
+    void         *reply_data;
     hr_qop_t     *prev;
     hr_qop_t     *next;
 };
@@ -58,14 +69,18 @@ struct hr_queue_s {
     char                 *name;
     char                 *processing;
     char                 *failed;
+    char                 *fill;             /* <name>:fill */
     char                 *unix_path;        /* or host and port */
     char                  host[INET6_ADDRSTRLEN];
     int                   port;
 
     redisAsyncContext    *cmd;
     redisAsyncContext    *pop;
+    redisAsyncContext    *fpop;             /* BLPOP of the fill list */
     unsigned              cmd_up:1;
     unsigned              pop_up:1;
+    unsigned              fpop_up:1;
+    unsigned              fpopping:1;
     unsigned              ready:1;          /* requeue done: pop allowed */
     unsigned              popping:1;
     unsigned              brpoplpush:1;     /* Redis < 6.2 */
@@ -84,6 +99,10 @@ struct hr_queue_s {
     hr_qop_t             *ob_head;
     hr_qop_t             *ob_tail;
     size_t                ob_n;
+
+    hr_fline_t           *fills_head;
+    hr_fline_t           *fills_tail;
+    size_t                nfills;
 
     hr_queue_stats_t      stats;
 };
@@ -114,6 +133,8 @@ static void hr_queue_requeue_reply(redisAsyncContext *ac, void *r,
     void *data);
 static void hr_queue_pop(hr_queue_t *q);
 static void hr_queue_pop_reply(redisAsyncContext *ac, void *r, void *data);
+static void hr_queue_fill_pop(hr_queue_t *q);
+static void hr_queue_fill_reply(redisAsyncContext *ac, void *r, void *data);
 static void hr_queue_flush(hr_queue_t *q);
 static void hr_queue_op_reply(redisAsyncContext *ac, void *r, void *data);
 static int hr_queue_op_send(hr_queue_t *q, hr_qop_t *op);
@@ -187,7 +208,7 @@ hr_event_decode(const char *line, size_t len, hr_event_t *ev, char *err,
 {
     int            rc;
     json_t        *js, *v;
-    const char    *kind, *repo, *digest, *tag, *object, *ref, *source;
+    const char    *kind, *repo, *digest, *tag, *object, *ref, *source, *auth;
     json_error_t   je;
 
     memset(ev, 0, sizeof(hr_event_t));
@@ -228,6 +249,9 @@ hr_event_decode(const char *line, size_t len, hr_event_t *ev, char *err,
     } else if (strcmp(kind, "miss") == 0) {
         ev->kind = HR_EVENT_MISS;
 
+    } else if (strcmp(kind, "fill") == 0) {
+        ev->kind = HR_EVENT_FILL;
+
     } else {
         snprintf(err, errlen, "kind: unknown kind \"%.40s\"", kind);
         goto done;
@@ -262,7 +286,23 @@ hr_event_decode(const char *line, size_t len, hr_event_t *ev, char *err,
         snprintf(ev->source, sizeof(ev->source), "%s", source);
     }
 
-    if (ev->kind != HR_EVENT_MISS) {
+    if (ev->kind == HR_EVENT_FILL) {
+        if (hr_event_str(js, "auth", 0, &auth, err, errlen) == -1) {
+            goto done;
+        }
+
+        if (auth != NULL && strcmp(auth, "token") != 0
+            && strcmp(auth, "none") != 0)
+        {
+            snprintf(err, errlen, "auth: \"%.40s\" is not token or none",
+                     auth);
+            goto done;
+        }
+
+        ev->auth_token = auth != NULL && strcmp(auth, "token") == 0;
+    }
+
+    if (ev->kind == HR_EVENT_PUSH || ev->kind == HR_EVENT_DELETE) {
         if (hr_event_str(js, "digest", 1, &digest, err, errlen) == -1
             || hr_event_str(js, "tag", 0, &tag, err, errlen) == -1)
         {
@@ -341,7 +381,9 @@ done:
 static void
 hr_event_target(const hr_event_t *ev, char *out, size_t outlen)
 {
-    if (ev->kind == HR_EVENT_MISS && ev->object == HR_OBJECT_BLOB) {
+    if ((ev->kind == HR_EVENT_MISS || ev->kind == HR_EVENT_FILL)
+        && ev->object == HR_OBJECT_BLOB)
+    {
         snprintf(out, outlen, "%s blob %s", ev->repository, ev->digest);
         return;
     }
@@ -359,6 +401,8 @@ hr_event_key(const hr_event_t *ev, char *out, size_t outlen)
 
     kind = ev->kind == HR_EVENT_PUSH ? "push"
            : ev->kind == HR_EVENT_DELETE ? "delete"
+           : ev->kind == HR_EVENT_FILL
+             ? (ev->object == HR_OBJECT_BLOB ? "fill-blob" : "fill-manifest")
            : ev->object == HR_OBJECT_BLOB ? "miss-blob" : "miss-manifest";
 
     hr_event_target(ev, target, sizeof(target));
@@ -373,6 +417,8 @@ hr_event_describe(const hr_event_t *ev, char *out, size_t outlen)
 
     kind = ev->kind == HR_EVENT_PUSH ? "push"
            : ev->kind == HR_EVENT_DELETE ? "delete"
+           : ev->kind == HR_EVENT_FILL
+             ? (ev->object == HR_OBJECT_BLOB ? "fill blob" : "fill manifest")
            : ev->object == HR_OBJECT_BLOB ? "miss blob" : "miss manifest";
 
     if (ev->tag[0] != '\0') {
@@ -730,14 +776,18 @@ hr_queue_create(hr_loop_t *loop, hr_log_t *log, const char *addr,
     q->name = strdup(name);
     q->processing = malloc(n);
     q->failed = malloc(n);
+    q->fill = malloc(n);
 
-    if (q->name == NULL || q->processing == NULL || q->failed == NULL) {
+    if (q->name == NULL || q->processing == NULL || q->failed == NULL
+        || q->fill == NULL)
+    {
         snprintf(err, errlen, "out of memory");
         goto failed;
     }
 
     snprintf(q->processing, n, "%s:processing", name);
     snprintf(q->failed, n, "%s:failed", name);
+    snprintf(q->fill, n, "%s:fill", name);
 
     if (hr_redis_addr_parse(&ra, addr, err, errlen) != 0) {
         goto failed;
@@ -792,6 +842,7 @@ failed:
     free(q->name);
     free(q->processing);
     free(q->failed);
+    free(q->fill);
     free(q->unix_path);
     free(q);
 
@@ -804,6 +855,7 @@ hr_queue_free(hr_queue_t *q)
 {
     hr_qop_t    *op, *next;
     hr_qitem_t  *it, *inext;
+    hr_fline_t  *fl, *fnext;
 
     if (q == NULL) {
         return;
@@ -833,9 +885,16 @@ hr_queue_free(hr_queue_t *q)
         hr_queue_op_free(op);
     }
 
+    for (fl = q->fills_head; fl; fl = fnext) {
+        fnext = fl->next;
+        free(fl->line);
+        free(fl);
+    }
+
     free(q->name);
     free(q->processing);
     free(q->failed);
+    free(q->fill);
     free(q->unix_path);
     free(q);
 }
@@ -913,6 +972,12 @@ hr_queue_connect(hr_queue_t *q)
         hr_queue_broken(q, "redis: connect failed: %s", err);
         return;
     }
+
+    q->fpop = hr_queue_open(q, err, sizeof(err));
+    if (q->fpop == NULL) {
+        hr_queue_broken(q, "redis: connect failed: %s", err);
+        return;
+    }
 }
 
 
@@ -966,8 +1031,16 @@ hr_queue_close(hr_queue_t *q)
         redisAsyncFree(ac);
     }
 
+    if (q->fpop != NULL) {
+        ac = q->fpop;
+        q->fpop = NULL;
+        redisAsyncFree(ac);
+    }
+
     q->cmd_up = 0;
     q->pop_up = 0;
+    q->fpop_up = 0;
+    q->fpopping = 0;
     q->ready = 0;
     q->popping = 0;
     q->cmd_pending = 0;
@@ -1003,6 +1076,9 @@ hr_queue_on_timeout(redisAsyncContext *ac, void *data)
 
     hr_queue_broken(q, "redis: %s", ac == q->pop
                     ? (q->pop_up ? "no answer to the pop" : "connect timed out")
+                    : ac == q->fpop
+                    ? (q->fpop_up ? "no answer to the fill pop"
+                                  : "connect timed out")
                     : (q->cmd_up ? "no answer to a command"
                                  : "connect timed out"));
 }
@@ -1027,6 +1103,9 @@ hr_queue_on_connect(const redisAsyncContext *cac, int status)
 
         } else if (ac == q->pop) {
             q->pop = NULL;
+
+        } else if (ac == q->fpop) {
+            q->fpop = NULL;
         }
 
         hr_queue_broken(q, "redis: connect failed: %s", ac->errstr);
@@ -1041,6 +1120,12 @@ hr_queue_on_connect(const redisAsyncContext *cac, int status)
 
     } else if (ac == q->pop) {
         q->pop_up = 1;
+
+    } else if (ac == q->fpop) {
+        /* fills are not reliable: nothing to requeue, pop at once */
+        q->fpop_up = 1;
+        hr_queue_fill_pop(q);
+        return;
     }
 
     /* popping waits for the requeue's answer (hr_queue_requeue_reply) */
@@ -1068,6 +1153,11 @@ hr_queue_on_disconnect(const redisAsyncContext *cac, int status)
     } else if (ac == q->pop) {
         q->pop = NULL;
         q->pop_up = 0;
+
+    } else if (ac == q->fpop) {
+        q->fpop = NULL;
+        q->fpop_up = 0;
+        q->fpopping = 0;
 
     } else {
         return;     /* closed by us */
@@ -1453,8 +1543,44 @@ hr_queue_op_reply(redisAsyncContext *ac, void *r, void *data)
                op->argc > 1 ? op->argv[1] : "", reply->str);
     }
 
+    if (op->reply != NULL) {
+        op->reply(op->reply_data, reply);
+    }
+
     hr_queue_op_unlink(q, op);
     hr_queue_op_free(op);
+}
+
+
+void *
+hr_queue_ask(hr_queue_t *q, int argc, const char **argv,
+    const size_t *argvlen, hr_queue_reply_pt reply, void *data)
+{
+    hr_qop_t  *op;
+
+    if (hr_queue_add_op(q, 1, 0, argc, argv, argvlen) == -1) {
+        return NULL;
+    }
+
+    op = q->ob_tail;
+    op->reply = reply;
+    op->reply_data = data;
+
+    return op;
+}
+
+
+void
+hr_queue_forget(hr_queue_t *q, void *ask)
+{
+    hr_qop_t  *op;
+
+    for (op = q->ob_head; op; op = op->next) {
+        if (op == ask) {
+            op->reply = NULL;
+            return;
+        }
+    }
 }
 
 
@@ -1726,4 +1852,115 @@ size_t
 hr_queue_unacked(hr_queue_t *q)
 {
     return q->ob_n;
+}
+
+
+/* ------------------------------------------------------------ fills */
+
+/*
+ * The fill list is popped plainly (BLPOP): a fill request is worth
+ * something only while its client waits, so one lost in a crash is not
+ * done again later.
+ */
+static void
+hr_queue_fill_pop(hr_queue_t *q)
+{
+    if (!q->fpop_up || q->fpopping || q->broken
+        || q->nfills >= HR_QUEUE_FILLS_MAX)
+    {
+        return;
+    }
+
+    if (redisAsyncCommand(q->fpop, hr_queue_fill_reply, NULL, "BLPOP %s %d",
+                          q->fill, HR_QUEUE_BLOCK_S)
+        != REDIS_OK)
+    {
+        hr_queue_broken(q, "redis: %s", "the fill pop could not be sent");
+        return;
+    }
+
+    q->fpopping = 1;
+    hr_redis_deadline(q->fpop, HR_QUEUE_BLOCK_S * 1000 + HR_QUEUE_REPLY_MS);
+}
+
+
+static void
+hr_queue_fill_reply(redisAsyncContext *ac, void *r, void *data)
+{
+    hr_queue_t   *q;
+    hr_fline_t   *fl;
+    redisReply   *reply = r, *v;
+
+    q = ac->data;
+
+    if (reply == NULL || q == NULL || q->freeing || ac != q->fpop) {
+        return;
+    }
+
+    q->fpopping = 0;
+    hr_redis_deadline(ac, 0);
+
+    if (reply->type == REDIS_REPLY_ERROR) {
+        hr_queue_broken(q, "redis: fill pop: %s", reply->str);
+        return;
+    }
+
+    /* nil: BLPOP's own timeout, nothing came */
+    if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2
+        && reply->element[1]->type == REDIS_REPLY_STRING)
+    {
+        v = reply->element[1];
+
+        fl = calloc(1, sizeof(hr_fline_t));
+        if (fl == NULL || (fl->line = malloc(v->len + 1)) == NULL) {
+            free(fl);
+            hr_log(q->log, HR_LOG_ERROR, "redis: out of memory; a fill "
+                   "request is dropped");
+
+        } else {
+            memcpy(fl->line, v->str, v->len);
+            fl->line[v->len] = '\0';
+            fl->len = v->len;
+
+            if (q->fills_tail != NULL) {
+                q->fills_tail->next = fl;
+            } else {
+                q->fills_head = fl;
+            }
+
+            q->fills_tail = fl;
+            q->nfills++;
+        }
+    }
+
+    hr_queue_fill_pop(q);
+}
+
+
+char *
+hr_queue_take_fill(hr_queue_t *q, size_t *len)
+{
+    char        *line;
+    hr_fline_t  *fl;
+
+    fl = q->fills_head;
+    if (fl == NULL) {
+        return NULL;
+    }
+
+    q->fills_head = fl->next;
+    if (q->fills_head == NULL) {
+        q->fills_tail = NULL;
+    }
+
+    q->nfills--;
+
+    line = fl->line;
+    *len = fl->len;
+    free(fl);
+
+    /* room again: keep taking */
+    hr_queue_fill_pop(q);
+
+    return line;
 }

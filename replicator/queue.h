@@ -9,6 +9,11 @@
  *   {"kind":"miss","object":"manifest"|"blob","repository":R,
  *    "reference":REF,"occurred_at":N,"source":"edge"}
  *
+ * and fill requests, on the list <list>:fill (docs/store.md, "Fills"):
+ *
+ *   {"kind":"fill","object":"manifest"|"blob","repository":R,
+ *    "reference":REF,"auth":"token"|"none","occurred_at":N}
+ *
  * Reliable consumption (Redis's "reliable queue" pattern):
  *
  *   - a line is taken with BLMOVE <list> <list>:processing LEFT RIGHT
@@ -26,11 +31,13 @@
  * One daemon consumes a list: two daemons on one list would requeue each
  * other's lines on a reconnect (a duplicate, never a loss).
  *
- * Two connections: the blocking pop holds its connection while it waits,
- * so acknowledgements and records go over a second one.  Any error on
- * either closes both; they are opened again with a backoff (100 ms doubling
- * to 5 s).  Acknowledgements wait in an outbox until Redis has answered
- * them, and are sent again after a reconnect.
+ * Three connections: the blocking pop holds its connection while it
+ * waits, so acknowledgements and records go over a second one, and fill
+ * requests are popped (BLPOP, not reliably) on a third, so a client's fill
+ * never waits behind a backlog of events.  Any error on one closes all;
+ * they are opened again with a backoff (100 ms doubling to 5 s).
+ * Acknowledgements wait in an outbox until Redis has answered them, and
+ * are sent again after a reconnect.
  *
  * Events waiting for their turn are coalesced: a line whose event is the
  * same work as one already waiting (same kind, repository and tag or
@@ -55,7 +62,8 @@
 typedef enum {
     HR_EVENT_PUSH = 1,
     HR_EVENT_DELETE,
-    HR_EVENT_MISS
+    HR_EVENT_MISS,
+    HR_EVENT_FILL               /* on <queue>:fill, docs/store.md */
 } hr_event_kind_e;
 
 typedef enum {
@@ -74,6 +82,8 @@ typedef struct {
     char                tag[129];               /* "" none; a miss by tag
                                                    has it here */
     char                source[32];
+    int                 auth_token;     /* fill: the client's token was
+                                           checked ("auth":"token") */
 } hr_event_t;
 
 /*
@@ -187,6 +197,26 @@ void hr_queue_retry(hr_queue_t *q, hr_qitem_t *it, long ms);
  */
 int hr_queue_command(hr_queue_t *q, int droppable, int argc,
     const char **argv, const size_t *argvlen);
+
+/*
+ * A fill request from the list <name>:fill (docs/store.md, "Fills"),
+ * popped on a third connection without the reliable pattern: a line,
+ * malloc'ed and NUL-ended (len bytes), or NULL.
+ */
+char *hr_queue_take_fill(hr_queue_t *q, size_t *len);
+
+/*
+ * A command whose answer the caller wants: reply(data, r) is called with
+ * the redisReply once Redis answers (a reply of type error included).  A
+ * question asked while Redis is away waits in the outbox like any other
+ * command.  Returns a handle for hr_queue_forget() (the asker gives up:
+ * reply is not called), or NULL when it cannot be queued.
+ */
+typedef void (*hr_queue_reply_pt)(void *data, void *reply);
+
+void *hr_queue_ask(hr_queue_t *q, int argc, const char **argv,
+    const size_t *argvlen, hr_queue_reply_pt reply, void *data);
+void hr_queue_forget(hr_queue_t *q, void *ask);
 
 int hr_queue_connected(hr_queue_t *q);
 const char *hr_queue_name(hr_queue_t *q);
