@@ -167,6 +167,7 @@ ngx_http_harbor_manifest_handler(ngx_http_request_t *r,
     }
 
     ngx_http_harbor_count(r, NGX_HTTP_HARBOR_HITS);
+    ngx_http_harbor_served(r, &ctx->digest.value);
 
     r->connection->log->action = "sending manifest to client";
 
