@@ -566,7 +566,8 @@ ngx_http_harbor_fill_blob(ngx_http_harbor_fill_t *f)
     f->state = h.state;
 
     if (f->file.fd == NGX_INVALID_FILE) {
-        rc = ngx_http_harbor_fill_open(f, h.state == NGX_HTTP_HARBOR_FILL_S_DONE);
+        rc = ngx_http_harbor_fill_open(f,
+                                       h.state == NGX_HTTP_HARBOR_FILL_S_DONE);
 
         if (rc == NGX_ERROR) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;

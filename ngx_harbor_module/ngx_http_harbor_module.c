@@ -354,7 +354,7 @@ ngx_http_harbor_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         ngx_http_harbor_events_main_conf_t  *emcf;
 
         emcf = ngx_http_conf_get_module_main_conf(cf,
-                                                  ngx_http_harbor_events_module);
+                                             ngx_http_harbor_events_module);
 
         if (emcf == NULL || emcf->redis.addr.len == 0) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
