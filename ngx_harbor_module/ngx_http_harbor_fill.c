@@ -977,3 +977,41 @@ ngx_http_harbor_fill_cleanup(void *data)
         f->file.fd = NGX_INVALID_FILE;
     }
 }
+
+
+/*
+ * harbor_tag_max_age: a tag older than that is asked for again.  The
+ * replicator refreshes it (a manifest fill of the tag: a HEAD when it did
+ * not move, and the tag is fresh again), and the client gets the
+ * primary's answer through harbor_miss_pass; without harbor_miss_pass it
+ * gets the stored one meanwhile (NGX_DECLINED: go on serving).
+ */
+
+ngx_int_t
+ngx_http_harbor_revalidate(ngx_http_request_t *r, ngx_http_harbor_ctx_t *ctx)
+{
+    ngx_http_harbor_loc_conf_t  *hlcf;
+
+    hlcf = ngx_http_get_module_loc_conf(r, ngx_http_harbor_module);
+
+#if (NGX_HTTP_HARBOR_EVENTS)
+    (void) ngx_http_harbor_events_fill(r, &ctx->repo, &ctx->reference,
+                                       NGX_HTTP_HARBOR_MISS_MANIFEST,
+                                       ngx_http_harbor_auth_checked(r));
+#endif
+
+    if (hlcf->miss_pass.len == 0) {
+        return NGX_DECLINED;
+    }
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "harbor tag \"%V\" revalidated through \"%V\"",
+                   &ctx->reference, &hlcf->miss_pass);
+
+    ctx->revalidated = 1;
+    ctx->passed = 1;
+
+    ngx_http_harbor_count(r, NGX_HTTP_HARBOR_REVALIDATED);
+
+    return ngx_http_named_location(r, &hlcf->miss_pass);
+}

@@ -86,6 +86,15 @@
     "harbor_edge_fill_requests_total{result=\"failed\"} %uA\n"
 
 
+#define NGX_HTTP_HARBOR_METRICS_FRESH                                         \
+    "# HELP harbor_edge_revalidations_total Tags older than "                 \
+    "harbor_tag_max_age: revalidated (passed to the primary, a refresh "      \
+    "queued), stale (served from the store after the primary failed).\n"     \
+    "# TYPE harbor_edge_revalidations_total counter\n"                        \
+    "harbor_edge_revalidations_total{result=\"revalidated\"} %uA\n"           \
+    "harbor_edge_revalidations_total{result=\"stale\"} %uA\n"
+
+
 #define NGX_HTTP_HARBOR_METRICS_DENIED                                        \
     "# HELP harbor_edge_auth_denied_total Requests refused by harbor_auth, "  \
     "by reason.\n"                                                            \

@@ -159,6 +159,7 @@ ngx_http_harbor_metrics_handler(ngx_http_request_t *r)
           + sizeof(NGX_HTTP_HARBOR_METRICS_SENT) - 1 + NGX_ATOMIC_T_LEN
           + sizeof(NGX_HTTP_HARBOR_METRICS_VERIFY) - 1 + 2 * NGX_ATOMIC_T_LEN
           + sizeof(NGX_HTTP_HARBOR_METRICS_FILL) - 1 + 4 * NGX_ATOMIC_T_LEN
+          + sizeof(NGX_HTTP_HARBOR_METRICS_FRESH) - 1 + 2 * NGX_ATOMIC_T_LEN
           + sizeof(NGX_HTTP_HARBOR_METRICS_DENIED) - 1
           + NGX_HTTP_HARBOR_NDENIED
             * ngx_http_harbor_metrics_line(NGX_HTTP_HARBOR_METRICS_DENIED_S)
@@ -204,6 +205,10 @@ ngx_http_harbor_metrics_handler(ngx_http_request_t *r)
                     shm ? shm->sh->counters[NGX_HTTP_HARBOR_FILL_JOINED] : 0,
                     shm ? shm->sh->counters[NGX_HTTP_HARBOR_FILL_DONE] : 0,
                     shm ? shm->sh->counters[NGX_HTTP_HARBOR_FILL_FAILED] : 0);
+
+    p = ngx_sprintf(p, NGX_HTTP_HARBOR_METRICS_FRESH,
+                    shm ? shm->sh->counters[NGX_HTTP_HARBOR_REVALIDATED] : 0,
+                    shm ? shm->sh->counters[NGX_HTTP_HARBOR_STALE] : 0);
 
     p = ngx_cpymem(p, NGX_HTTP_HARBOR_METRICS_DENIED,
                    sizeof(NGX_HTTP_HARBOR_METRICS_DENIED) - 1);

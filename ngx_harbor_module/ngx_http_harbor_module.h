@@ -108,6 +108,10 @@ typedef enum {
     NGX_HTTP_HARBOR_FILL_JOINED,        /* ... that followed one under way */
     NGX_HTTP_HARBOR_FILL_DONE,          /* answered whole from a fill */
     NGX_HTTP_HARBOR_FILL_FAILED,        /* cut: the fill failed or stalled */
+    NGX_HTTP_HARBOR_REVALIDATED,        /* tags older than harbor_tag_max_age
+                                           sent to the primary */
+    NGX_HTTP_HARBOR_STALE,              /* ... served from the store after the
+                                           primary failed (@stale) */
     NGX_HTTP_HARBOR_NCOUNTERS
 } ngx_http_harbor_counter_e;
 
@@ -307,6 +311,9 @@ struct ngx_http_harbor_ctx_s {
     void                       *fill;
     unsigned                    filling:1;
     unsigned                    filled:1;   /* answered from a fill */
+    unsigned                    revalidated:1;  /* a stale tag went to the
+                                                   primary */
+    unsigned                    stale:1;    /* ... and came back: stale */
 
     /* this request ran the hash: it counts and logs the result */
     unsigned                    hashed:1;
@@ -331,6 +338,8 @@ void ngx_http_harbor_served(ngx_http_request_t *r, ngx_str_t *digest);
 /* ngx_http_harbor_fill.c */
 ngx_int_t ngx_http_harbor_fill(ngx_http_request_t *r,
     ngx_http_harbor_ctx_t *ctx, ngx_uint_t err, char *message);
+ngx_int_t ngx_http_harbor_revalidate(ngx_http_request_t *r,
+    ngx_http_harbor_ctx_t *ctx);
 
 /* ngx_http_harbor_auth_handler.c: harbor_auth token checked this request */
 ngx_uint_t ngx_http_harbor_auth_checked(ngx_http_request_t *r);
@@ -371,7 +380,7 @@ ngx_int_t ngx_http_harbor_blob_path(ngx_http_request_t *r,
 ngx_int_t ngx_http_harbor_open(ngx_http_request_t *r, ngx_str_t *path,
     ngx_open_file_info_t *of, ngx_uint_t flags);
 ngx_int_t ngx_http_harbor_read_link(ngx_http_request_t *r, ngx_str_t *path,
-    ngx_http_harbor_digest_t *d, ngx_uint_t flags);
+    ngx_http_harbor_digest_t *d, ngx_uint_t flags, time_t *mtime);
 ngx_int_t ngx_http_harbor_linked(ngx_http_request_t *r, ngx_str_t *repo,
     ngx_http_harbor_digest_t *d, ngx_uint_t manifest);
 ngx_int_t ngx_http_harbor_open_content(ngx_http_request_t *r,
