@@ -172,7 +172,26 @@ ngx_http_harbor_auth_handler(ngx_http_request_t *r)
                    "harbor auth: token of \"%*s\" accepted",
                    ngx_min(claims.sub_len, 64), claims.sub);
 
+    ctx->token_ok = 1;
+
     return NGX_OK;
+}
+
+
+/*
+ * 1 when a token the primary issued granted this request pull on its
+ * repository: a fill of it may then use the replicator's credentials.  A
+ * harbor_public repository passes without one: 0.
+ */
+
+ngx_uint_t
+ngx_http_harbor_auth_checked(ngx_http_request_t *r)
+{
+    ngx_http_harbor_ctx_t  *ctx;
+
+    ctx = ngx_http_harbor_get_request(r);
+
+    return ctx != NULL && ctx->token_ok;
 }
 
 

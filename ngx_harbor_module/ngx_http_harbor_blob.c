@@ -239,6 +239,7 @@ ngx_http_harbor_blob_send(ngx_http_request_t *r, ngx_http_harbor_ctx_t *ctx)
     ngx_str_t  cache;
 
     ngx_http_harbor_count(r, NGX_HTTP_HARBOR_HITS);
+    ngx_http_harbor_served(r, &ctx->digest.value);
 
     r->connection->log->action = "sending blob to client";
 

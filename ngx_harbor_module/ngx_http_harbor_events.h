@@ -44,6 +44,14 @@ typedef struct {
 } ngx_http_harbor_miss_entry_t;
 
 
+/* fill requests of one object are sent once a second (per worker) */
+#define NGX_HTTP_HARBOR_FILL_TTL       1000
+#define NGX_HTTP_HARBOR_FILL_CACHE     1024
+
+/* what was served is reported once a second (per worker and object) */
+#define NGX_HTTP_HARBOR_SERVED_CACHE   4096
+
+
 typedef struct {
     ngx_http_harbor_redis_conf_t       redis;
     ngx_shm_zone_t                    *shm_zone;  /* the counters */
@@ -51,6 +59,8 @@ typedef struct {
     /* this worker's, made in init_process */
     ngx_http_harbor_redis_t           *link;
     ngx_http_harbor_miss_entry_t      *miss_cache;
+    ngx_http_harbor_miss_entry_t      *fill_cache;
+    ngx_http_harbor_miss_entry_t      *served_cache;
 } ngx_http_harbor_events_main_conf_t;
 
 
@@ -71,6 +81,27 @@ typedef struct {
  */
 void ngx_http_harbor_events_miss(ngx_http_request_t *r,
     ngx_str_t *repository, ngx_str_t *reference, ngx_uint_t kind);
+
+/*
+ * A fill request (docs/store.md, "Fills") to <queue>:fill: NGX_OK when
+ * queued, or folded into one sent within the last second; NGX_DECLINED
+ * when it cannot be (no harbor_redis, Redis down, no slot): the caller
+ * does not wait for a fill then.
+ */
+ngx_int_t ngx_http_harbor_events_fill(ngx_http_request_t *r,
+    ngx_str_t *repository, ngx_str_t *reference, ngx_uint_t kind,
+    ngx_uint_t auth_token);
+
+/*
+ * digest was served from the store (or a fill): ZADD <queue>:served, at
+ * most once a second per object and worker; the replicator evicts what
+ * was served least recently.  Never blocks, never fails the request.
+ */
+void ngx_http_harbor_events_served(ngx_http_request_t *r, ngx_str_t *digest);
+
+/* FNV-1a of (kind, repository, reference): the folding tables' key */
+uint64_t ngx_http_harbor_events_hash(ngx_uint_t kind, ngx_str_t *repository,
+    ngx_str_t *reference);
 
 ngx_int_t ngx_http_harbor_webhook_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_harbor_events_test_miss_handler(ngx_http_request_t *r);

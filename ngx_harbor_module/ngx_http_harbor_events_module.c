@@ -205,6 +205,8 @@ ngx_http_harbor_events_create_main_conf(ngx_conf_t *cf)
      *     hmcf->shm_zone = NULL;
      *     hmcf->link = NULL;
      *     hmcf->miss_cache = NULL;
+     *     hmcf->fill_cache = NULL;
+     *     hmcf->served_cache = NULL;
      */
 
     hmcf->redis.timeout = NGX_CONF_UNSET_MSEC;
@@ -224,6 +226,25 @@ ngx_http_harbor_events_init_main_conf(ngx_conf_t *cf, void *conf)
     } else if (hmcf->redis.key.len == 0) {
         return "\"harbor_redis_queue\" must not be empty";
     }
+
+    /* the replicator's names beside the queue (docs/store.md) */
+
+    hmcf->redis.fill_key.len = hmcf->redis.key.len + sizeof(":fill") - 1;
+    hmcf->redis.fill_key.data = ngx_pnalloc(cf->pool,
+                                            hmcf->redis.fill_key.len);
+    hmcf->redis.served_key.len = hmcf->redis.key.len
+                                 + sizeof(":served") - 1;
+    hmcf->redis.served_key.data = ngx_pnalloc(cf->pool,
+                                              hmcf->redis.served_key.len);
+
+    if (hmcf->redis.fill_key.data == NULL
+        || hmcf->redis.served_key.data == NULL)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_sprintf(hmcf->redis.fill_key.data, "%V:fill", &hmcf->redis.key);
+    ngx_sprintf(hmcf->redis.served_key.data, "%V:served", &hmcf->redis.key);
 
     ngx_conf_init_msec_value(hmcf->redis.timeout, 1000);
 
@@ -572,7 +593,16 @@ ngx_http_harbor_events_init_process(ngx_cycle_t *cycle)
     hmcf->miss_cache = ngx_pcalloc(cycle->pool,
                                    NGX_HTTP_HARBOR_MISS_CACHE
                                    * sizeof(ngx_http_harbor_miss_entry_t));
-    if (hmcf->miss_cache == NULL) {
+    hmcf->fill_cache = ngx_pcalloc(cycle->pool,
+                                   NGX_HTTP_HARBOR_FILL_CACHE
+                                   * sizeof(ngx_http_harbor_miss_entry_t));
+    hmcf->served_cache = ngx_pcalloc(cycle->pool,
+                                     NGX_HTTP_HARBOR_SERVED_CACHE
+                                     * sizeof(ngx_http_harbor_miss_entry_t));
+
+    if (hmcf->miss_cache == NULL || hmcf->fill_cache == NULL
+        || hmcf->served_cache == NULL)
+    {
         return NGX_ERROR;
     }
 

@@ -369,12 +369,27 @@ ngx_http_harbor_arg(ngx_http_request_t *r, char *name, size_t len,
 ngx_int_t
 ngx_http_harbor_miss(ngx_http_request_t *r, ngx_uint_t err, char *message)
 {
+    ngx_int_t                    rc;
     ngx_http_harbor_ctx_t       *ctx;
     ngx_http_harbor_loc_conf_t  *hlcf;
 
-    ngx_http_harbor_count(r, NGX_HTTP_HARBOR_MISSES);
-
     ctx = ngx_http_get_module_ctx(r, ngx_http_harbor_module);
+    hlcf = ngx_http_get_module_loc_conf(r, ngx_http_harbor_module);
+
+    /* harbor_fill: the replicator fetches it once, the client follows */
+
+    if (hlcf->fill && ctx->fill == NULL
+        && (ctx->kind == NGX_HTTP_HARBOR_BLOB
+            || ctx->kind == NGX_HTTP_HARBOR_MANIFEST))
+    {
+        rc = ngx_http_harbor_fill(r, ctx, err, message);
+
+        if (rc != NGX_DECLINED) {
+            return rc;
+        }
+    }
+
+    ngx_http_harbor_count(r, NGX_HTTP_HARBOR_MISSES);
 
 #if (NGX_HTTP_HARBOR_EVENTS)
 
@@ -387,6 +402,20 @@ ngx_http_harbor_miss(ngx_http_request_t *r, ngx_uint_t err, char *message)
 
 #endif
 
+    return ngx_http_harbor_miss_fallback(r, err, message);
+}
+
+
+/* what a miss gets without a fill: harbor_miss_pass, or the OCI error */
+
+ngx_int_t
+ngx_http_harbor_miss_fallback(ngx_http_request_t *r, ngx_uint_t err,
+    char *message)
+{
+    ngx_http_harbor_ctx_t       *ctx;
+    ngx_http_harbor_loc_conf_t  *hlcf;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_harbor_module);
     hlcf = ngx_http_get_module_loc_conf(r, ngx_http_harbor_module);
 
     if (hlcf->miss_pass.len) {
@@ -513,4 +542,18 @@ ngx_http_harbor_send_file(ngx_http_request_t *r, ngx_http_harbor_ctx_t *ctx)
     out.next = NULL;
 
     return ngx_http_output_filter(r, &out);
+}
+
+
+/*
+ * digest went out from the store: the replicator's budget evicts what was
+ * served least recently (with the events module; else nothing)
+ */
+
+void
+ngx_http_harbor_served(ngx_http_request_t *r, ngx_str_t *digest)
+{
+#if (NGX_HTTP_HARBOR_EVENTS)
+    ngx_http_harbor_events_served(r, digest);
+#endif
 }

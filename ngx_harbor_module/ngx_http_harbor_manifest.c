@@ -38,6 +38,7 @@ ngx_http_harbor_manifest_handler(ngx_http_request_t *r,
     ngx_http_harbor_ctx_t *ctx)
 {
     u_char                      *body, hash[NGX_HTTP_HARBOR_HASH_MAX];
+    time_t                       mtime;
     ngx_int_t                    rc;
     ngx_str_t                    path, type, parts[6];
     ngx_http_harbor_loc_conf_t  *hlcf;
@@ -62,7 +63,7 @@ ngx_http_harbor_manifest_handler(ngx_http_request_t *r,
         }
 
         rc = ngx_http_harbor_read_link(r, &path, &ctx->digest,
-                                       NGX_HTTP_HARBOR_FRESH);
+                                       NGX_HTTP_HARBOR_FRESH, &mtime);
 
         if (rc == NGX_ERROR) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -71,6 +72,16 @@ ngx_http_harbor_manifest_handler(ngx_http_request_t *r,
         if (rc == NGX_DECLINED) {
             return ngx_http_harbor_miss(r, NGX_HTTP_HARBOR_MANIFEST_UNKNOWN,
                                         NULL);
+        }
+
+        /* harbor_tag_max_age: the tag is revalidated through the primary */
+
+        if (hlcf->tag_max_age && ngx_time() - mtime > hlcf->tag_max_age) {
+            rc = ngx_http_harbor_revalidate(r, ctx);
+
+            if (rc != NGX_DECLINED) {
+                return rc;
+            }
         }
     }
 
@@ -167,6 +178,11 @@ ngx_http_harbor_manifest_handler(ngx_http_request_t *r,
     }
 
     ngx_http_harbor_count(r, NGX_HTTP_HARBOR_HITS);
+    ngx_http_harbor_served(r, &ctx->digest.value);
+
+    if (ctx->stale) {
+        ngx_http_harbor_count(r, NGX_HTTP_HARBOR_STALE);
+    }
 
     r->connection->log->action = "sending manifest to client";
 

@@ -48,7 +48,8 @@
     "# HELP harbor_edge_cache_requests_total Requests to harbor_registry "    \
     "locations by cache status ($harbor_cache_status): hit (answered from "   \
     "the store), miss (404), pass (harbor_miss_pass to the primary), "        \
-    "denied, bypass (not looked up), error.\n"                                \
+    "denied, bypass (not looked up), error, fill (answered from a fill "     \
+    "under way, harbor_fill).\n"                                \
     "# TYPE harbor_edge_cache_requests_total counter\n"
 
 #define NGX_HTTP_HARBOR_METRICS_CACHE_S                                       \
@@ -71,6 +72,27 @@
     "digest: the file was not served.\n"                                      \
     "# TYPE harbor_edge_verify_failures_total counter\n"                      \
     "harbor_edge_verify_failures_total %uA\n"
+
+
+#define NGX_HTTP_HARBOR_METRICS_FILL                                          \
+    "# HELP harbor_edge_fill_requests_total Requests that missed and "        \
+    "followed a fill (harbor_fill): started (asked the replicator), joined "  \
+    "(one under way), completed (answered whole), failed (cut: the fill "     \
+    "failed or stalled).\n"                                                   \
+    "# TYPE harbor_edge_fill_requests_total counter\n"                        \
+    "harbor_edge_fill_requests_total{result=\"started\"} %uA\n"               \
+    "harbor_edge_fill_requests_total{result=\"joined\"} %uA\n"                \
+    "harbor_edge_fill_requests_total{result=\"completed\"} %uA\n"             \
+    "harbor_edge_fill_requests_total{result=\"failed\"} %uA\n"
+
+
+#define NGX_HTTP_HARBOR_METRICS_FRESH                                         \
+    "# HELP harbor_edge_revalidations_total Tags older than "                 \
+    "harbor_tag_max_age: revalidated (passed to the primary, a refresh "      \
+    "queued), stale (served from the store after the primary failed).\n"     \
+    "# TYPE harbor_edge_revalidations_total counter\n"                        \
+    "harbor_edge_revalidations_total{result=\"revalidated\"} %uA\n"           \
+    "harbor_edge_revalidations_total{result=\"stale\"} %uA\n"
 
 
 #define NGX_HTTP_HARBOR_METRICS_DENIED                                        \
@@ -117,6 +139,7 @@ typedef enum {
     NGX_HTTP_HARBOR_CACHE_DENIED,
     NGX_HTTP_HARBOR_CACHE_BYPASS,
     NGX_HTTP_HARBOR_CACHE_ERROR,
+    NGX_HTTP_HARBOR_CACHE_FILL,
     NGX_HTTP_HARBOR_NCACHE
 } ngx_http_harbor_cache_e;
 

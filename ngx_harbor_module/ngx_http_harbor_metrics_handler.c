@@ -74,7 +74,7 @@ static char  *ngx_http_harbor_metrics_classes[] = {
 };
 
 static char  *ngx_http_harbor_metrics_cache_labels[NGX_HTTP_HARBOR_NCACHE] = {
-    "hit", "miss", "pass", "denied", "bypass", "error"
+    "hit", "miss", "pass", "denied", "bypass", "error", "fill"
 };
 
 static ngx_str_t  ngx_http_harbor_metrics_cache_values[] = {
@@ -83,7 +83,8 @@ static ngx_str_t  ngx_http_harbor_metrics_cache_values[] = {
     ngx_string("PASS"),
     ngx_string("DENIED"),
     ngx_string("BYPASS"),
-    ngx_string("ERROR")
+    ngx_string("ERROR"),
+    ngx_string("FILL")
 };
 
 static char  *ngx_http_harbor_metrics_denied_labels[NGX_HTTP_HARBOR_NDENIED] = {
@@ -157,6 +158,8 @@ ngx_http_harbor_metrics_handler(ngx_http_request_t *r)
             * ngx_http_harbor_metrics_line(NGX_HTTP_HARBOR_METRICS_CACHE_S)
           + sizeof(NGX_HTTP_HARBOR_METRICS_SENT) - 1 + NGX_ATOMIC_T_LEN
           + sizeof(NGX_HTTP_HARBOR_METRICS_VERIFY) - 1 + 2 * NGX_ATOMIC_T_LEN
+          + sizeof(NGX_HTTP_HARBOR_METRICS_FILL) - 1 + 4 * NGX_ATOMIC_T_LEN
+          + sizeof(NGX_HTTP_HARBOR_METRICS_FRESH) - 1 + 2 * NGX_ATOMIC_T_LEN
           + sizeof(NGX_HTTP_HARBOR_METRICS_DENIED) - 1
           + NGX_HTTP_HARBOR_NDENIED
             * ngx_http_harbor_metrics_line(NGX_HTTP_HARBOR_METRICS_DENIED_S)
@@ -196,6 +199,16 @@ ngx_http_harbor_metrics_handler(ngx_http_request_t *r)
     p = ngx_sprintf(p, NGX_HTTP_HARBOR_METRICS_SENT, sh->sent);
 
     p = ngx_sprintf(p, NGX_HTTP_HARBOR_METRICS_VERIFY, ok + failed, failed);
+
+    p = ngx_sprintf(p, NGX_HTTP_HARBOR_METRICS_FILL,
+                    shm ? shm->sh->counters[NGX_HTTP_HARBOR_FILL_STARTED] : 0,
+                    shm ? shm->sh->counters[NGX_HTTP_HARBOR_FILL_JOINED] : 0,
+                    shm ? shm->sh->counters[NGX_HTTP_HARBOR_FILL_DONE] : 0,
+                    shm ? shm->sh->counters[NGX_HTTP_HARBOR_FILL_FAILED] : 0);
+
+    p = ngx_sprintf(p, NGX_HTTP_HARBOR_METRICS_FRESH,
+                    shm ? shm->sh->counters[NGX_HTTP_HARBOR_REVALIDATED] : 0,
+                    shm ? shm->sh->counters[NGX_HTTP_HARBOR_STALE] : 0);
 
     p = ngx_cpymem(p, NGX_HTTP_HARBOR_METRICS_DENIED,
                    sizeof(NGX_HTTP_HARBOR_METRICS_DENIED) - 1);
@@ -361,6 +374,12 @@ ngx_http_harbor_metrics_cache_status(ngx_http_harbor_ctx_t *ctx,
 
     if (ctx->passed) {
         return NGX_HTTP_HARBOR_CACHE_PASS;
+    }
+
+    if (ctx->filled) {
+        return (status == 0 || status >= NGX_HTTP_INTERNAL_SERVER_ERROR
+                || status == NGX_HTTP_CLIENT_CLOSED_REQUEST)
+               ? NGX_HTTP_HARBOR_CACHE_ERROR : NGX_HTTP_HARBOR_CACHE_FILL;
     }
 
     if (status == 0 || status >= NGX_HTTP_INTERNAL_SERVER_ERROR

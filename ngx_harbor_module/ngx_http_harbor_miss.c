@@ -23,10 +23,6 @@
 #include "he_oci_grammar.h"
 
 
-static uint64_t ngx_http_harbor_miss_hash(ngx_uint_t kind,
-    ngx_str_t *repository, ngx_str_t *reference);
-
-
 void
 ngx_http_harbor_events_miss(ngx_http_request_t *r, ngx_str_t *repository,
     ngx_str_t *reference, ngx_uint_t kind)
@@ -67,7 +63,7 @@ ngx_http_harbor_events_miss(ngx_http_request_t *r, ngx_str_t *repository,
 
     counters = hmcf->redis.counters;
 
-    key = ngx_http_harbor_miss_hash(kind, repository, reference);
+    key = ngx_http_harbor_events_hash(kind, repository, reference);
     e = &hmcf->miss_cache[key & (NGX_HTTP_HARBOR_MISS_CACHE - 1)];
 
     if (e->key == key && (ngx_msec_int_t) (e->expires - ngx_current_msec) > 0)
@@ -87,8 +83,8 @@ ngx_http_harbor_events_miss(ngx_http_request_t *r, ngx_str_t *repository,
                      kind == NGX_HTTP_HARBOR_MISS_BLOB ? "blob" : "manifest",
                      repository, reference, ngx_time());
 
-    rc = ngx_http_harbor_redis_push(hmcf->link, line, p - line, NULL, NULL,
-                                    NULL);
+    rc = ngx_http_harbor_redis_push(hmcf->link, NGX_HTTP_HARBOR_REDIS_EVENT,
+                                    line, p - line, NULL, NULL, NULL);
 
     if (rc != NGX_OK) {
         (void) ngx_atomic_fetch_add(&counters->dropped, 1);
@@ -160,8 +156,8 @@ ngx_http_harbor_events_test_miss_handler(ngx_http_request_t *r)
 
 /* FNV-1a, 64 bits; the NUL keeps "a/b"+"c" apart from "a/bc"+"" */
 
-static uint64_t
-ngx_http_harbor_miss_hash(ngx_uint_t kind, ngx_str_t *repository,
+uint64_t
+ngx_http_harbor_events_hash(ngx_uint_t kind, ngx_str_t *repository,
     ngx_str_t *reference)
 {
     size_t    i;

@@ -20,6 +20,10 @@
 
 #include "ngx_http_harbor_module.h"
 
+#if (NGX_HTTP_HARBOR_EVENTS)
+#include "ngx_http_harbor_events.h"
+#endif
+
 
 static void *ngx_http_harbor_create_main_conf(ngx_conf_t *cf);
 static char *ngx_http_harbor_init_main_conf(ngx_conf_t *cf, void *conf);
@@ -31,6 +35,8 @@ static char *ngx_http_harbor_root(ngx_conf_t *cf, ngx_command_t *cmd,
 static char *ngx_http_harbor_ns(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_harbor_miss_pass(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_harbor_tag_max_age(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_harbor_shm_size(ngx_conf_t *cf, void *post,
     void *data);
@@ -124,6 +130,41 @@ static ngx_command_t  ngx_http_harbor_commands[] = {
       ngx_http_harbor_miss_pass,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
+      NULL },
+
+    { ngx_string("harbor_fill"),
+      NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_harbor_loc_conf_t, fill),
+      NULL },
+
+    { ngx_string("harbor_fill_wait"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_harbor_loc_conf_t, fill_wait),
+      NULL },
+
+    { ngx_string("harbor_fill_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_harbor_loc_conf_t, fill_timeout),
+      NULL },
+
+    { ngx_string("harbor_state_dir"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_harbor_loc_conf_t, state_dir),
+      NULL },
+
+    { ngx_string("harbor_tag_max_age"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_harbor_tag_max_age,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_harbor_loc_conf_t, tag_max_age),
       NULL },
 
     { ngx_string("harbor_shm_size"),
@@ -235,6 +276,10 @@ ngx_http_harbor_create_loc_conf(ngx_conf_t *cf)
     conf->ns = NGX_CONF_UNSET_PTR;
     conf->manifest_max_size = NGX_CONF_UNSET_SIZE;
     conf->catalog_max_entries = NGX_CONF_UNSET_UINT;
+    conf->fill = NGX_CONF_UNSET;
+    conf->fill_wait = NGX_CONF_UNSET_MSEC;
+    conf->fill_timeout = NGX_CONF_UNSET_MSEC;
+    conf->tag_max_age = NGX_CONF_UNSET;
 
     return conf;
 }
@@ -268,6 +313,23 @@ ngx_http_harbor_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_uint_value(conf->catalog_max_entries,
                               prev->catalog_max_entries, 1000);
     ngx_conf_merge_str_value(conf->miss_pass, prev->miss_pass, "");
+    ngx_conf_merge_value(conf->fill, prev->fill, 0);
+    ngx_conf_merge_msec_value(conf->fill_wait, prev->fill_wait, 2000);
+    ngx_conf_merge_msec_value(conf->fill_timeout, prev->fill_timeout, 60000);
+    ngx_conf_merge_str_value(conf->state_dir, prev->state_dir, "");
+    ngx_conf_merge_value(conf->tag_max_age, prev->tag_max_age, 0);
+
+    /* the replicator's default state_dir: ROOT/_harbor_edge */
+
+    if (conf->state_dir.len == 0 && conf->root.len) {
+        conf->state_dir.len = conf->root.len + sizeof("/_harbor_edge") - 1;
+        conf->state_dir.data = ngx_pnalloc(cf->pool, conf->state_dir.len);
+        if (conf->state_dir.data == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_sprintf(conf->state_dir.data, "%V/_harbor_edge", &conf->root);
+    }
 
     if (!conf->registry) {
         return NGX_CONF_OK;
@@ -283,6 +345,34 @@ ngx_http_harbor_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"harbor_manifest_max_size\" must not be 0");
         return NGX_CONF_ERROR;
+    }
+
+    /* a fill is asked for through Redis: without it nothing would come */
+
+    if (conf->fill) {
+#if (NGX_HTTP_HARBOR_EVENTS)
+        ngx_http_harbor_events_main_conf_t  *emcf;
+
+        emcf = ngx_http_conf_get_module_main_conf(cf,
+                                             ngx_http_harbor_events_module);
+
+        if (emcf == NULL || emcf->redis.addr.len == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"harbor_fill on\" requires \"harbor_redis\"");
+            return NGX_CONF_ERROR;
+        }
+#else
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"harbor_fill on\" needs the events module");
+        return NGX_CONF_ERROR;
+#endif
+
+        if (conf->fill_wait == 0 || conf->fill_timeout == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"harbor_fill_wait\" and "
+                               "\"harbor_fill_timeout\" must not be 0");
+            return NGX_CONF_ERROR;
+        }
     }
 
 #if (NGX_THREADS)
@@ -458,6 +548,42 @@ ngx_http_harbor_miss_pass(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     hlcf->miss_pass = value[1];
+
+    return NGX_CONF_OK;
+}
+
+
+/* harbor_tag_max_age TIME | off: in seconds, 0 is off */
+
+static char *
+ngx_http_harbor_tag_max_age(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_harbor_loc_conf_t *hlcf = conf;
+
+    time_t      t;
+    ngx_str_t  *value;
+
+    if (hlcf->tag_max_age != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (value[1].len == 3 && ngx_strncmp(value[1].data, "off", 3) == 0) {
+        hlcf->tag_max_age = 0;
+        return NGX_CONF_OK;
+    }
+
+    t = ngx_parse_time(&value[1], 1);
+
+    if (t == (time_t) NGX_ERROR || t == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"harbor_tag_max_age\" needs a time of at least "
+                           "a second, or \"off\", not \"%V\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    hlcf->tag_max_age = t;
 
     return NGX_CONF_OK;
 }

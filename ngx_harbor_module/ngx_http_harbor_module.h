@@ -104,6 +104,14 @@ typedef enum {
     NGX_HTTP_HARBOR_MISSES,
     NGX_HTTP_HARBOR_VERIFY_OK,
     NGX_HTTP_HARBOR_VERIFY_FAILED,
+    NGX_HTTP_HARBOR_FILL_STARTED,       /* requests that asked for a fill */
+    NGX_HTTP_HARBOR_FILL_JOINED,        /* ... that followed one under way */
+    NGX_HTTP_HARBOR_FILL_DONE,          /* answered whole from a fill */
+    NGX_HTTP_HARBOR_FILL_FAILED,        /* cut: the fill failed or stalled */
+    NGX_HTTP_HARBOR_REVALIDATED,        /* tags older than harbor_tag_max_age
+                                           sent to the primary */
+    NGX_HTTP_HARBOR_STALE,              /* ... served from the store after the
+                                           primary failed (@stale) */
     NGX_HTTP_HARBOR_NCOUNTERS
 } ngx_http_harbor_counter_e;
 
@@ -206,6 +214,11 @@ typedef struct {
     size_t                      manifest_max_size;
     ngx_uint_t                  catalog_max_entries;
     ngx_str_t                   miss_pass;
+    ngx_flag_t                  fill;
+    ngx_msec_t                  fill_wait;
+    ngx_msec_t                  fill_timeout;
+    ngx_str_t                   state_dir;  /* the replicator's state_dir */
+    time_t                      tag_max_age;  /* 0: off */
 } ngx_http_harbor_loc_conf_t;
 
 
@@ -253,6 +266,9 @@ struct ngx_http_harbor_ctx_s {
     /* set by harbor_auth as it refuses: the reason + 1 */
     ngx_uint_t                  denied;
 
+    /* harbor_auth accepted a token granting pull (not harbor_public) */
+    unsigned                    token_ok:1;
+
     ngx_str_t                   path;       /* the data file */
     ngx_open_file_info_t        of;
 
@@ -291,6 +307,14 @@ struct ngx_http_harbor_ctx_s {
     /* r->main->blocked is not enough: a stray write event must not resume */
     unsigned                    pending:1;
 
+    /* harbor_fill: the request follows a fill (ngx_http_harbor_fill.c) */
+    void                       *fill;
+    unsigned                    filling:1;
+    unsigned                    filled:1;   /* answered from a fill */
+    unsigned                    revalidated:1;  /* a stale tag went to the
+                                                   primary */
+    unsigned                    stale:1;    /* ... and came back: stale */
+
     /* this request ran the hash: it counts and logs the result */
     unsigned                    hashed:1;
 };
@@ -307,6 +331,18 @@ ngx_http_harbor_ctx_t *ngx_http_harbor_get_request(ngx_http_request_t *r);
 ngx_int_t ngx_http_harbor_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_harbor_miss(ngx_http_request_t *r, ngx_uint_t err,
     char *message);
+ngx_int_t ngx_http_harbor_miss_fallback(ngx_http_request_t *r,
+    ngx_uint_t err, char *message);
+void ngx_http_harbor_served(ngx_http_request_t *r, ngx_str_t *digest);
+
+/* ngx_http_harbor_fill.c */
+ngx_int_t ngx_http_harbor_fill(ngx_http_request_t *r,
+    ngx_http_harbor_ctx_t *ctx, ngx_uint_t err, char *message);
+ngx_int_t ngx_http_harbor_revalidate(ngx_http_request_t *r,
+    ngx_http_harbor_ctx_t *ctx);
+
+/* ngx_http_harbor_auth_handler.c: harbor_auth token checked this request */
+ngx_uint_t ngx_http_harbor_auth_checked(ngx_http_request_t *r);
 ngx_int_t ngx_http_harbor_add_header(ngx_http_request_t *r, char *key,
     ngx_str_t *value);
 ngx_int_t ngx_http_harbor_send_header(ngx_http_request_t *r);
@@ -344,7 +380,7 @@ ngx_int_t ngx_http_harbor_blob_path(ngx_http_request_t *r,
 ngx_int_t ngx_http_harbor_open(ngx_http_request_t *r, ngx_str_t *path,
     ngx_open_file_info_t *of, ngx_uint_t flags);
 ngx_int_t ngx_http_harbor_read_link(ngx_http_request_t *r, ngx_str_t *path,
-    ngx_http_harbor_digest_t *d, ngx_uint_t flags);
+    ngx_http_harbor_digest_t *d, ngx_uint_t flags, time_t *mtime);
 ngx_int_t ngx_http_harbor_linked(ngx_http_request_t *r, ngx_str_t *repo,
     ngx_http_harbor_digest_t *d, ngx_uint_t manifest);
 ngx_int_t ngx_http_harbor_open_content(ngx_http_request_t *r,

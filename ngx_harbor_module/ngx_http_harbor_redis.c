@@ -50,6 +50,8 @@ struct ngx_http_harbor_redis_cmd_s {
     ngx_http_harbor_redis_t        *link;
     ngx_http_harbor_redis_done_pt   done;
     void                           *data;
+    ngx_uint_t                      op;        /* NGX_HTTP_HARBOR_REDIS_* */
+    time_t                          time;      /* a served one's score */
     size_t                          len;
     u_char                          line[NGX_HTTP_HARBOR_REDIS_LINE_MAX];
 };
@@ -185,8 +187,8 @@ ngx_http_harbor_redis_destroy(ngx_http_harbor_redis_t *rl)
 
 
 ngx_int_t
-ngx_http_harbor_redis_push(ngx_http_harbor_redis_t *rl, u_char *line,
-    size_t len, ngx_http_harbor_redis_done_pt done, void *data,
+ngx_http_harbor_redis_push(ngx_http_harbor_redis_t *rl, ngx_uint_t op,
+    u_char *line, size_t len, ngx_http_harbor_redis_done_pt done, void *data,
     ngx_http_harbor_redis_cmd_t **cmdp)
 {
     ngx_queue_t                  *q;
@@ -197,6 +199,17 @@ ngx_http_harbor_redis_push(ngx_http_harbor_redis_t *rl, u_char *line,
     }
 
     if (done != NULL && rl->state == NGX_HTTP_HARBOR_REDIS_DOWN) {
+        return NGX_DECLINED;
+    }
+
+    /*
+     * what was served is worth sending only now, and never at the cost of
+     * an event: it takes no slot while Redis is away, nor the last half
+     */
+    if (op == NGX_HTTP_HARBOR_REDIS_SERVED
+        && (rl->state != NGX_HTTP_HARBOR_REDIS_CONNECTED
+            || rl->nfree < rl->conf->slots / 2))
+    {
         return NGX_DECLINED;
     }
 
@@ -222,6 +235,8 @@ ngx_http_harbor_redis_push(ngx_http_harbor_redis_t *rl, u_char *line,
 
     cmd->done = done;
     cmd->data = data;
+    cmd->op = op;
+    cmd->time = ngx_time();
     cmd->len = len;
     ngx_memcpy(cmd->line, line, len);
 
@@ -445,19 +460,42 @@ static ngx_int_t
 ngx_http_harbor_redis_send(ngx_http_harbor_redis_t *rl,
     ngx_http_harbor_redis_cmd_t *cmd)
 {
-    size_t       argvlen[3];
-    const char  *argv[3];
+    int          argc;
+    u_char       score[NGX_TIME_T_LEN];
+    size_t       argvlen[5];
+    ngx_str_t   *key;
+    const char  *argv[5];
 
-    argv[0] = "RPUSH";
-    argvlen[0] = sizeof("RPUSH") - 1;
-    argv[1] = (const char *) rl->conf->key.data;
-    argvlen[1] = rl->conf->key.len;
-    argv[2] = (const char *) cmd->line;
-    argvlen[2] = cmd->len;
+    key = cmd->op == NGX_HTTP_HARBOR_REDIS_FILL ? &rl->conf->fill_key
+          : cmd->op == NGX_HTTP_HARBOR_REDIS_SERVED ? &rl->conf->served_key
+          : &rl->conf->key;
+
+    argv[1] = (const char *) key->data;
+    argvlen[1] = key->len;
+
+    if (cmd->op == NGX_HTTP_HARBOR_REDIS_SERVED) {
+        /* GT: an older report never moves a newer time back */
+        argv[0] = "ZADD";
+        argvlen[0] = sizeof("ZADD") - 1;
+        argv[2] = "GT";
+        argvlen[2] = sizeof("GT") - 1;
+        argv[3] = (const char *) score;
+        argvlen[3] = ngx_sprintf(score, "%T", cmd->time) - score;
+        argv[4] = (const char *) cmd->line;
+        argvlen[4] = cmd->len;
+        argc = 5;
+
+    } else {
+        argv[0] = "RPUSH";
+        argvlen[0] = sizeof("RPUSH") - 1;
+        argv[2] = (const char *) cmd->line;
+        argvlen[2] = cmd->len;
+        argc = 3;
+    }
 
     /* hiredis copies the command into its output buffer */
 
-    if (redisAsyncCommandArgv(rl->ac, ngx_http_harbor_redis_reply, cmd, 3,
+    if (redisAsyncCommandArgv(rl->ac, ngx_http_harbor_redis_reply, cmd, argc,
                               argv, argvlen)
         != REDIS_OK)
     {
@@ -576,8 +614,14 @@ ngx_http_harbor_redis_reply(redisAsyncContext *ac, void *r, void *privdata)
         level = rl->refused_logged ? NGX_LOG_DEBUG : NGX_LOG_ERR;
 
         ngx_log_error(level, rl->log, 0,
-                      "harbor: redis \"%V\" refused RPUSH \"%V\": %*s",
-                      &rl->conf->addr, &rl->conf->key,
+                      "harbor: redis \"%V\" refused %s \"%V\": %*s",
+                      &rl->conf->addr,
+                      cmd->op == NGX_HTTP_HARBOR_REDIS_SERVED ? "ZADD"
+                                                              : "RPUSH",
+                      cmd->op == NGX_HTTP_HARBOR_REDIS_FILL
+                      ? &rl->conf->fill_key
+                      : cmd->op == NGX_HTTP_HARBOR_REDIS_SERVED
+                      ? &rl->conf->served_key : &rl->conf->key,
                       reply->type == REDIS_REPLY_ERROR ? reply->len : 0,
                       reply->type == REDIS_REPLY_ERROR ? reply->str : "");
 

@@ -39,9 +39,17 @@ typedef struct {
 } ngx_http_harbor_redis_counters_t;
 
 
+/* what a command does with its line */
+#define NGX_HTTP_HARBOR_REDIS_EVENT     0   /* RPUSH <queue> line */
+#define NGX_HTTP_HARBOR_REDIS_FILL      1   /* RPUSH <queue>:fill line */
+#define NGX_HTTP_HARBOR_REDIS_SERVED    2   /* ZADD <queue>:served GT T line */
+
+
 typedef struct {
     ngx_str_t                          addr;     /* as configured, for logs */
     ngx_str_t                          key;      /* the queue list */
+    ngx_str_t                          fill_key;    /* <queue>:fill */
+    ngx_str_t                          served_key;  /* <queue>:served */
     u_char                            *host;     /* NUL-terminated IP */
     u_char                            *path;     /* or a unix socket */
     int                                port;
@@ -56,7 +64,8 @@ ngx_http_harbor_redis_t *ngx_http_harbor_redis_create(
 void ngx_http_harbor_redis_destroy(ngx_http_harbor_redis_t *rl);
 
 /*
- * Hands one line to the link.  done == NULL: fire and forget (a miss),
+ * Hands one line to the link, for the command op
+ * (NGX_HTTP_HARBOR_REDIS_*).  done == NULL: fire and forget (a miss),
  * kept pending while Redis is away.  done != NULL: the caller waits (a
  * webhook); refused at once with NGX_DECLINED if Redis is known to be
  * down, and later failed with NGX_ERROR rather than held across a failed
@@ -65,7 +74,8 @@ void ngx_http_harbor_redis_destroy(ngx_http_harbor_redis_t *rl);
  * ngx_http_harbor_redis_cancel() until done has been called.
  */
 ngx_int_t ngx_http_harbor_redis_push(ngx_http_harbor_redis_t *rl,
-    u_char *line, size_t len, ngx_http_harbor_redis_done_pt done, void *data,
+    ngx_uint_t op, u_char *line, size_t len,
+    ngx_http_harbor_redis_done_pt done, void *data,
     ngx_http_harbor_redis_cmd_t **cmdp);
 void ngx_http_harbor_redis_cancel(ngx_http_harbor_redis_cmd_t *cmd);
 ngx_uint_t ngx_http_harbor_redis_is_down(ngx_http_harbor_redis_t *rl);

@@ -60,6 +60,7 @@ static void ngx_http_harbor_request_cleanup(void *data);
 ngx_http_harbor_ctx_t *
 ngx_http_harbor_request(ngx_http_request_t *r)
 {
+    ngx_uint_t              stale;
     ngx_pool_cleanup_t     *cln;
     ngx_http_harbor_ctx_t  *ctx;
 
@@ -71,6 +72,13 @@ ngx_http_harbor_request(ngx_http_request_t *r)
     {
         return ctx;
     }
+
+    /*
+     * A tag sent to the primary for revalidation that comes back here
+     * (error_page ... = @stale after the primary failed) is served stale:
+     * the one thing the new route keeps of the old.
+     */
+    stale = ctx != NULL && ctx->revalidated;
 
     if (ctx == NULL) {
         cln = ngx_pool_cleanup_add(r->pool, sizeof(ngx_http_harbor_ctx_t));
@@ -94,6 +102,7 @@ ngx_http_harbor_request(ngx_http_request_t *r)
     ngx_memzero(ctx, sizeof(ngx_http_harbor_ctx_t));
 
     ctx->request = r;
+    ctx->stale = stale;
 
     if (ngx_http_harbor_route(r, ctx) != NGX_OK) {
         return NULL;

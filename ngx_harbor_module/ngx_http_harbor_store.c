@@ -268,7 +268,7 @@ ngx_http_harbor_open_error(ngx_http_request_t *r, ngx_str_t *path,
 
 ngx_int_t
 ngx_http_harbor_read_link(ngx_http_request_t *r, ngx_str_t *path,
-    ngx_http_harbor_digest_t *d, ngx_uint_t flags)
+    ngx_http_harbor_digest_t *d, ngx_uint_t flags, time_t *mtime)
 {
     u_char                buf[NGX_HTTP_HARBOR_LINK_MAX], *p;
     ssize_t               n;
@@ -279,6 +279,10 @@ ngx_http_harbor_read_link(ngx_http_request_t *r, ngx_str_t *path,
     rc = ngx_http_harbor_open(r, path, &of, flags);
     if (rc != NGX_OK) {
         return rc;
+    }
+
+    if (mtime != NULL) {
+        *mtime = of.mtime;
     }
 
     if (of.size == 0 || of.size > NGX_HTTP_HARBOR_LINK_MAX) {
@@ -389,7 +393,8 @@ ngx_http_harbor_linked(ngx_http_request_t *r, ngx_str_t *repo,
             return NGX_ERROR;
         }
 
-        rc = ngx_http_harbor_read_link(r, &path, &link, NGX_HTTP_HARBOR_OPEN);
+        rc = ngx_http_harbor_read_link(r, &path, &link, NGX_HTTP_HARBOR_OPEN,
+                                       NULL);
 
         if (rc == NGX_ERROR) {
             return NGX_ERROR;

@@ -314,9 +314,10 @@ ngx_http_harbor_webhook_queue(ngx_http_request_t *r,
         p = ngx_snprintf(p, line + sizeof(line) - p,
                          ",\"occurred_at\":%T,\"source\":\"webhook\"}", at);
 
-        if (ngx_http_harbor_redis_push(hmcf->link, line, p - line,
-                                       ngx_http_harbor_webhook_done, item,
-                                       &item->cmd)
+        if (ngx_http_harbor_redis_push(hmcf->link,
+                                       NGX_HTTP_HARBOR_REDIS_EVENT, line,
+                                       p - line, ngx_http_harbor_webhook_done,
+                                       item, &item->cmd)
             != NGX_OK)
         {
             item->cmd = NULL;
