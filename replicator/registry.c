@@ -45,9 +45,10 @@ hr_reg_get(hr_src_t *s, const char *url, const char *scope,
     const char *const *headers, size_t body_max, int head, char *err,
     size_t errlen)
 {
-    int          attempt;
-    char         full[4096];
-    hr_xfer_t   *x;
+    int                  attempt;
+    char                 full[4096];
+    hr_xfer_t           *x;
+    const char *const   *h;
 
     if (strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0) {
         snprintf(full, sizeof(full), "%s", url);
@@ -71,8 +72,9 @@ hr_reg_get(hr_src_t *s, const char *url, const char *scope,
             hr_xfer_head(x);
         }
 
-        while (headers != NULL && *headers != NULL) {
-            if (hr_xfer_add_header(x, *headers++) == -1) {
+        /* every attempt sends them all: the retry after a 401 too */
+        for (h = headers; h != NULL && *h != NULL; h++) {
+            if (hr_xfer_add_header(x, *h) == -1) {
                 snprintf(err, errlen, "out of memory");
                 goto failed;
             }
