@@ -649,7 +649,8 @@ hr_fill_allowed(hr_fjob_t *fj, const char *url)
     x = hr_reg_get(&anon, url, scope,
                    fj->ev.object == HR_OBJECT_MANIFEST ? hdrs : NULL, 4096, 1,
                    err, sizeof(err));
-    status = x != NULL ? (int) x->status : 0;
+    /* a 401 that no anonymous token got past is an answer too */
+    status = x != NULL ? (int) x->status : (int) anon.status;
     hr_xfer_free(x);
     hr_src_free(&anon);
 

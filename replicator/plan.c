@@ -1733,8 +1733,14 @@ hr_plan_dl_finish(hr_run_t *r, hr_dl_t *d)
     hr_xfer_free(x);
 
     if (retry && d->attempts < HR_DL_ATTEMPTS && !hr_job_stopping(r->job)) {
-        /* 2 s, 4 s, 8 s, as Harbor's copy retries; resumed with Range */
-        d->not_before = time(NULL) + (2 << (d->attempts - 1));
+        /*
+         * 2 s, 4 s, 8 s, as Harbor's copy retries; resumed with Range.  A
+         * client waits for a fill: 1 s each, so that it fails (and the
+         * client falls back, or asks again) in seconds, not a quarter
+         * of a minute.
+         */
+        d->not_before = time(NULL) + (r->job->prio == HR_PRIO_CLIENT
+                                      ? 1 : 2 << (d->attempts - 1));
         hr_log(&r->ctx->log, HR_LOG_WARN, "%s; retrying in %lds", d->err,
                (long) (d->not_before - time(NULL)));
         d->state = HR_DL_PENDING;
