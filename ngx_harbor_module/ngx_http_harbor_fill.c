@@ -55,6 +55,7 @@
 
 typedef struct {
     off_t                       size;       /* -1: not said */
+    ngx_msec_t                  written;    /* its mtime, wall clock ms */
     ngx_uint_t                  state;
     ngx_uint_t                  listed;     /* "repo" names ours */
     ngx_uint_t                  denied;     /* "deny" names ours */
@@ -84,6 +85,7 @@ typedef struct {
     ngx_msec_t                  began;
     ngx_msec_t                  progress;   /* when bytes last came */
     ngx_msec_t                  looked;     /* the header last read */
+    ngx_msec_t                  asked;      /* wall clock ms, 0: joined */
     ngx_uint_t                  err;        /* the miss, for a fallback */
     char                       *message;
     ngx_uint_t                  state;
@@ -128,6 +130,7 @@ ngx_http_harbor_fill(ngx_http_request_t *r, ngx_http_harbor_ctx_t *ctx,
 
     ngx_int_t                       rc;
     ngx_uint_t                      kind;
+    ngx_time_t                     *tp;
     ngx_pool_cleanup_t             *cln;
     ngx_http_harbor_fill_t         *f;
     ngx_http_harbor_fill_header_t   h;
@@ -182,6 +185,9 @@ ngx_http_harbor_fill(ngx_http_request_t *r, ngx_http_harbor_ctx_t *ctx,
 
         rc = ngx_http_harbor_events_fill(r, &ctx->repo, &ctx->reference, kind,
                                          ngx_http_harbor_auth_checked(r));
+
+        tp = ngx_timeofday();
+        f->asked = (ngx_msec_t) tp->sec * 1000 + tp->msec;
 
         if (rc != NGX_OK) {
             /* no Redis: nobody could fill it, the miss goes on now */
@@ -317,6 +323,9 @@ ngx_http_harbor_fill_read_header(ngx_http_harbor_fill_t *f,
         return NGX_DECLINED;
     }
 
+    h->written = (ngx_msec_t) fi.st_mtim.tv_sec * 1000
+                 + fi.st_mtim.tv_nsec / 1000000;
+
     buf = ngx_pnalloc(f->request->pool, ngx_file_size(&fi) + 1);
     if (buf == NULL) {
         ngx_close_file(fd);
@@ -393,6 +402,18 @@ ngx_http_harbor_fill_read_header(ngx_http_harbor_fill_t *f,
                 h->denied = 1;
             }
         }
+    }
+
+    /*
+     * The end of a fill before the one this request asked for is not
+     * its answer: a failure then may be a success now.
+     */
+    if (f->asked && h->written < f->asked
+        && (h->state == NGX_HTTP_HARBOR_FILL_S_FAILED
+            || h->state == NGX_HTTP_HARBOR_FILL_S_NOTFOUND || h->denied))
+    {
+        h->state = NGX_HTTP_HARBOR_FILL_S_NONE;
+        h->denied = 0;
     }
 
     return NGX_OK;
