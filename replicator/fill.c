@@ -25,6 +25,7 @@
 #include "fill.h"
 #include "match.h"
 #include "plan.h"
+#include "policy.h"
 #include "registry.h"
 
 #define HR_FILL_HEADER_MAX  65536
@@ -630,6 +631,21 @@ hr_fill_allowed(hr_fjob_t *fj, const char *url)
         return 1;
     }
 
+    /* a repository a policy replicates is the operator's explicit choice */
+    for (i = 0; i < cf->npolicies; i++) {
+        char  dst[512], perr[256];
+
+        if (cf->policies[i].enabled
+            && hr_policy_match_repo(&cf->policies[i], fj->ev.repository)
+            && hr_policy_dest_repo(&cf->policies[i], fj->ev.repository, dst,
+                                   sizeof(dst), perr, sizeof(perr))
+               == 0
+            && strcmp(dst, fj->ev.repository) == 0)
+        {
+            return 1;
+        }
+    }
+
     now = time(NULL);
 
     for (p = f->probes; p; p = p->next) {
@@ -927,6 +943,19 @@ hr_fill_manifest(hr_fjob_t *fj, hr_job_t *j)
     snprintf(h.state, sizeof(h.state), "done");
     hr_fill_write(f, fj->header, &h);
     hr_fills_count(f, "fill_done", 1);
+
+    /*
+     * The primary has just confirmed the tag: it is fresh again
+     * (harbor_tag_max_age counts from the link's mtime), whether it moved
+     * or not.
+     */
+    if (ev->tag[0] != '\0') {
+        char  link[4096];
+
+        snprintf(link, sizeof(link), "%s/repositories/%s/_manifests/tags/%s"
+                 "/current/link", f->ctx->store.v2, ev->repository, ev->tag);
+        (void) utimensat(AT_FDCWD, link, NULL, AT_SYMLINK_NOFOLLOW);
+    }
 
     /* an image's config and layers: filled now, the client asks next */
     if (ev->tag[0] != '\0') {
