@@ -890,6 +890,7 @@ hr_fill_manifest(hr_fjob_t *fj, hr_job_t *j)
 {
     int                rc;
     char               url[512], err[HR_ERR_LEN], digest[HR_DIGEST_LEN + 1];
+    char               old[HR_DIGEST_LEN + 1];
     char              *bytes;
     size_t             len, i;
     json_t            *js, *v;
@@ -920,6 +921,17 @@ hr_fill_manifest(hr_fjob_t *fj, hr_job_t *j)
 
     snprintf(h.state, sizeof(h.state), "running");
     hr_fill_write(f, fj->header, &h);
+
+    /* a tag the store has: this fill is a refresh (harbor_tag_max_age) */
+    old[0] = '\0';
+
+    if (ev->tag[0] != '\0'
+        && hr_store_read_link(&f->ctx->store, ev->repository,
+                              HR_LINK_TAG_CURRENT, ev->tag, NULL, old)
+           != 1)
+    {
+        old[0] = '\0';
+    }
 
     memset(&rq, 0, sizeof(rq));
     rq.repo = ev->repository;
@@ -968,6 +980,11 @@ hr_fill_manifest(hr_fjob_t *fj, hr_job_t *j)
 
     } else {
         snprintf(digest, sizeof(digest), "%s", ev->digest);
+    }
+
+    if (old[0] != '\0') {
+        hr_fills_count(f, strcmp(old, digest) == 0 ? "refresh_fresh"
+                                                   : "refresh_changed", 1);
     }
 
     if (hr_job_stopping(j)

@@ -359,4 +359,18 @@ if awk '$2 != "-" || $3 != "-"' "$t/s2/logs/access.log" | grep -q .; then
 fi
 he_pass "the harbor variables are empty ('-') on static requests"
 
+# ------------------------------- 4. conf/*.json pass the replicator's check
+if [ -x "$HE_REPLICATOR" ]; then
+    mkdir -p "$t/lib/harbor-edge/store"
+    echo 'robot-secret' > "$t/etc/robot.secret"
+    for f in "$REPO"/conf/*.json; do
+        name=$(basename "$f")
+        sed -e "s#/var/lib/harbor-edge/#$t/lib/harbor-edge/#g" \
+            -e "s#/etc/harbor-edge/#$t/etc/#g" "$f" > "$t/$name"
+        "$HE_REPLICATOR" -c "$t/$name" check > "$t/$name.out" 2>&1 \
+            || { cat "$t/$name.out"; he_fail "conf/$name does not pass check"; }
+        he_pass "conf/$name passes harbor-replicator check"
+    done
+fi
+
 he_log "done in $(he_elapsed)s"
