@@ -605,7 +605,8 @@ ngx_http_harbor_redis_reply(redisAsyncContext *ac, void *r, void *privdata)
         rc = NGX_OK;
         rl->refused_logged = 0;
 
-        if (counters != NULL) {
+        /* the events family counts events; fills and reports are not */
+        if (counters != NULL && cmd->op == NGX_HTTP_HARBOR_REDIS_EVENT) {
             (void) ngx_atomic_fetch_add(&counters->queued, 1);
         }
 
