@@ -1,7 +1,9 @@
 /*
- * auth.c: Basic and the Bearer token flow (harbor-facts f; distribution's
- * token auth works the same way).  Tokens live in a short list keyed by the
- * scope string: a replication touches a few repositories, not thousands.
+ * auth.c: Basic and the Bearer token flow (distribution's token auth, which
+ * Harbor's token service speaks).  Tokens live in a short list keyed by the
+ * scope string, shared by every job of the process that talks to the same
+ * registry as the same identity: twenty fills of one image's layers fetch
+ * one token.
  */
 
 #include <stdio.h>
@@ -20,27 +22,97 @@ static int hr_auth_fetch(hr_auth_t *a, const char *scope, char *err,
 
 
 void
-hr_auth_init(hr_auth_t *a, hr_http_t *http, hr_registry_conf_t *rc)
+hr_auth_init(hr_auth_t *a, hr_http_t *http, hr_registry_conf_t *rc,
+    hr_auth_cache_t *cache)
 {
+    size_t             len;
+    hr_auth_shared_t  *sh;
+
     memset(a, 0, sizeof(hr_auth_t));
     a->http = http;
     a->rc = rc;
+    a->sh = &a->own;
+
+    if (cache == NULL || rc->url == NULL) {
+        return;
+    }
+
+    /* one entry per registry and identity: jobs share what they learn */
+    for (sh = cache->list; sh; sh = sh->next) {
+        if (strcmp(sh->url, rc->url) == 0
+            && (sh->username == NULL) == (rc->username == NULL)
+            && (sh->username == NULL || strcmp(sh->username, rc->username) == 0))
+        {
+            a->sh = sh;
+            return;
+        }
+    }
+
+    sh = calloc(1, sizeof(hr_auth_shared_t));
+    if (sh == NULL) {
+        return;
+    }
+
+    len = strlen(rc->url) + 1;
+    sh->url = malloc(len);
+    sh->username = rc->username ? strdup(rc->username) : NULL;
+
+    if (sh->url == NULL || (rc->username != NULL && sh->username == NULL)) {
+        free(sh->url);
+        free(sh->username);
+        free(sh);
+        return;
+    }
+
+    memcpy(sh->url, rc->url, len);
+    sh->next = cache->list;
+    cache->list = sh;
+    a->sh = sh;
 }
 
 
-void
-hr_auth_free(hr_auth_t *a)
+static void
+hr_auth_tokens_free(hr_auth_shared_t *sh)
 {
     hr_token_t  *t, *next;
 
-    for (t = a->tokens; t; t = next) {
+    for (t = sh->tokens; t; t = next) {
         next = t->next;
         free(t->scope);
         free(t->token);
         free(t);
     }
 
-    a->tokens = NULL;
+    sh->tokens = NULL;
+}
+
+
+void
+hr_auth_free(hr_auth_t *a)
+{
+    /* a shared entry is the cache's */
+    hr_auth_tokens_free(&a->own);
+}
+
+
+void
+hr_auth_cache_free(hr_auth_cache_t *cache)
+{
+    hr_auth_shared_t  *sh, *next;
+
+    if (cache == NULL) {
+        return;
+    }
+
+    for (sh = cache->list; sh; sh = next) {
+        next = sh->next;
+        hr_auth_tokens_free(sh);
+        free(sh->url);
+        free(sh->username);
+        free(sh);
+    }
+
+    cache->list = NULL;
 }
 
 
@@ -74,7 +146,7 @@ hr_auth_find(hr_auth_t *a, const char *scope)
 {
     hr_token_t  *t;
 
-    for (t = a->tokens; t; t = t->next) {
+    for (t = a->sh->tokens; t; t = t->next) {
         if (strcmp(t->scope, scope) == 0) {
             return t;
         }
@@ -91,7 +163,7 @@ hr_auth_apply(hr_auth_t *a, hr_xfer_t *x, const char *scope, char *err,
     char         line[8192];
     hr_token_t  *t;
 
-    switch (a->scheme) {
+    switch (a->sh->scheme) {
 
     case HR_AUTH_BASIC:
         if (hr_auth_basic(a->rc, line, sizeof(line)) == 0) {
@@ -154,13 +226,13 @@ hr_auth_challenge(hr_auth_t *a, const char *www_auth, const char *scope,
             return -1;
         }
 
-        if (a->scheme == HR_AUTH_BASIC) {
+        if (a->sh->scheme == HR_AUTH_BASIC) {
             snprintf(err, errlen, "the registry refused the configured "
                      "credentials (401)");
             return -1;
         }
 
-        a->scheme = HR_AUTH_BASIC;
+        a->sh->scheme = HR_AUTH_BASIC;
         return 0;
     }
 
@@ -173,9 +245,9 @@ hr_auth_challenge(hr_auth_t *a, const char *www_auth, const char *scope,
 
     t = hr_auth_find(a, scope);
 
-    if (a->scheme == HR_AUTH_BEARER && t != NULL
+    if (a->sh->scheme == HR_AUTH_BEARER && t != NULL
         && t->expires > time(NULL) + 30
-        && strcmp(a->realm, wa.realm) == 0)
+        && strcmp(a->sh->realm, wa.realm) == 0)
     {
         /* a fresh token was refused: more fetching will not help */
         snprintf(err, errlen, "the registry refused the token for \"%s\"%s%s",
@@ -187,9 +259,9 @@ hr_auth_challenge(hr_auth_t *a, const char *www_auth, const char *scope,
         t->expires = 0;         /* forces a new fetch */
     }
 
-    a->scheme = HR_AUTH_BEARER;
-    memcpy(a->realm, wa.realm, sizeof(a->realm));
-    memcpy(a->service, wa.service, sizeof(a->service));
+    a->sh->scheme = HR_AUTH_BEARER;
+    memcpy(a->sh->realm, wa.realm, sizeof(a->sh->realm));
+    memcpy(a->sh->service, wa.service, sizeof(a->sh->service));
 
     return 0;
 }
@@ -206,7 +278,7 @@ hr_auth_fetch(hr_auth_t *a, const char *scope, char *err, size_t errlen)
     hr_token_t    *t;
     json_error_t   je;
 
-    esc_service = curl_easy_escape(NULL, a->service, 0);
+    esc_service = curl_easy_escape(NULL, a->sh->service, 0);
     esc_scope = curl_easy_escape(NULL, scope, 0);
 
     if (esc_service == NULL || esc_scope == NULL) {
@@ -216,8 +288,8 @@ hr_auth_fetch(hr_auth_t *a, const char *scope, char *err, size_t errlen)
         return -1;
     }
 
-    snprintf(url, sizeof(url), "%s%sservice=%s%s%s", a->realm,
-             strchr(a->realm, '?') ? "&" : "?", esc_service,
+    snprintf(url, sizeof(url), "%s%sservice=%s%s%s", a->sh->realm,
+             strchr(a->sh->realm, '?') ? "&" : "?", esc_service,
              scope[0] ? "&scope=" : "", esc_scope);
 
     curl_free(esc_service);
@@ -244,7 +316,7 @@ hr_auth_fetch(hr_auth_t *a, const char *scope, char *err, size_t errlen)
 
     if (x->status != 200) {
         snprintf(err, errlen, "token service %s answered %ld: %.200s",
-                 a->realm, x->status, x->body.data ? x->body.data : "");
+                 a->sh->realm, x->status, x->body.data ? x->body.data : "");
         hr_xfer_free(x);
         return -1;
     }
@@ -253,7 +325,7 @@ hr_auth_fetch(hr_auth_t *a, const char *scope, char *err, size_t errlen)
     hr_xfer_free(x);
 
     if (js == NULL) {
-        snprintf(err, errlen, "token service %s: bad JSON: %s", a->realm,
+        snprintf(err, errlen, "token service %s: bad JSON: %s", a->sh->realm,
                  je.text);
         return -1;
     }
@@ -265,7 +337,7 @@ hr_auth_fetch(hr_auth_t *a, const char *scope, char *err, size_t errlen)
 
     if (!json_is_string(tok)) {
         snprintf(err, errlen, "token service %s: no token in the answer",
-                 a->realm);
+                 a->sh->realm);
         json_decref(js);
         return -1;
     }
@@ -283,8 +355,8 @@ hr_auth_fetch(hr_auth_t *a, const char *scope, char *err, size_t errlen)
             return -1;
         }
 
-        t->next = a->tokens;
-        a->tokens = t;
+        t->next = a->sh->tokens;
+        a->sh->tokens = t;
     }
 
     free(t->token);
@@ -301,7 +373,7 @@ hr_auth_fetch(hr_auth_t *a, const char *scope, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
     }
 
-    a->fetched++;
+    a->sh->fetched++;
 
     return rc;
 }

@@ -24,18 +24,40 @@ struct hr_token_s {
     hr_token_t  *next;
 };
 
-typedef struct {
-    hr_http_t           *http;
-    hr_registry_conf_t  *rc;
+/*
+ * What a registry taught about one identity (its scheme, realm, tokens):
+ * kept in an hr_auth_cache_t for every hr_auth_t of that registry and
+ * username, so jobs do not fetch the same token each.
+ */
+typedef struct hr_auth_shared_s  hr_auth_shared_t;
+
+struct hr_auth_shared_s {
+    char                *url;
+    char                *username;      /* NULL: anonymous */
     hr_auth_scheme_e     scheme;
     char                 realm[1024];
     char                 service[256];
     hr_token_t          *tokens;
     unsigned             fetched;       /* tokens fetched, for the logs */
+    hr_auth_shared_t    *next;
+};
+
+typedef struct {
+    hr_auth_shared_t    *list;
+} hr_auth_cache_t;
+
+typedef struct {
+    hr_http_t           *http;
+    hr_registry_conf_t  *rc;
+    hr_auth_shared_t    *sh;            /* the cache's entry, or own */
+    hr_auth_shared_t     own;
 } hr_auth_t;
 
-void hr_auth_init(hr_auth_t *a, hr_http_t *http, hr_registry_conf_t *rc);
+/* cache NULL: a's own state, freed by hr_auth_free(). */
+void hr_auth_init(hr_auth_t *a, hr_http_t *http, hr_registry_conf_t *rc,
+    hr_auth_cache_t *cache);
 void hr_auth_free(hr_auth_t *a);
+void hr_auth_cache_free(hr_auth_cache_t *cache);
 
 /*
  * Adds the Authorization header a request for scope needs ("" for none:

@@ -9,6 +9,7 @@
 #ifndef HR_H
 #define HR_H
 
+#include "auth.h"
 #include "config.h"
 #include "engine.h"
 #include "http.h"
@@ -25,6 +26,7 @@ typedef struct {
     hr_loop_t     *loop;
     hr_http_t     *http;
     hr_engine_t   *engine;
+    hr_auth_cache_t  auth;      /* tokens, shared by the jobs */
     hr_store_t     store;
     int            dry_run;
 } hr_ctx_t;

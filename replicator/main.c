@@ -132,6 +132,7 @@ static void
 hr_ctx_close(hr_ctx_t *ctx)
 {
     hr_engine_free(ctx->engine);
+    hr_auth_cache_free(&ctx->auth);
     hr_http_free(ctx->http);
     hr_loop_free(ctx->loop);
     hr_store_free(&ctx->store);

@@ -22,7 +22,7 @@ hr_src_init(hr_src_t *s, hr_ctx_t *ctx, hr_registry_conf_t *rc)
     memset(s, 0, sizeof(hr_src_t));
     s->ctx = ctx;
     s->rc = rc;
-    hr_auth_init(&s->auth, ctx->http, rc);
+    hr_auth_init(&s->auth, ctx->http, rc, &ctx->auth);
 }
 
 
