@@ -41,7 +41,8 @@ hr_auth_init(hr_auth_t *a, hr_http_t *http, hr_registry_conf_t *rc,
     for (sh = cache->list; sh; sh = sh->next) {
         if (strcmp(sh->url, rc->url) == 0
             && (sh->username == NULL) == (rc->username == NULL)
-            && (sh->username == NULL || strcmp(sh->username, rc->username) == 0))
+            && (sh->username == NULL
+                || strcmp(sh->username, rc->username) == 0))
         {
             a->sh = sh;
             return;
