@@ -15,6 +15,9 @@
 # reqlog-proxy between containerd and the edge records what containerd sent:
 # a HEAD on the tag first, then GETs by digest, all with ?ns=.
 #
+# Last, a cold edge (empty store, harbor_fill on, the replicator's daemon):
+# containerd pulls an image through it, every request answered from fills.
+#
 # Skips (77) when not root or containerd cannot start here; tries the
 # native snapshotter when overlayfs cannot unpack.
 
@@ -257,3 +260,45 @@ fi
 
 [ "$fails" = 0 ] || he_fail "$fails check(s) failed"
 he_pass "containerd pulled everything through the edge ($(he_elapsed)s)"
+
+# ------------------------------------------------- a cold edge that fills
+#
+# An edge with an empty store, harbor_fill on and the replicator's daemon:
+# containerd's pull of cold.invalid:5000/test/single:v1 is filled from the
+# primary (docker-registry) while containerd waits, nothing is proxied.
+
+rport=$(he_redis_start "$d/redis") || he_fail "redis"
+cold=$d/cold-store
+mkdir -p "$cold"
+chmod 0755 "$cold"
+cat > "$d/cold.json" <<EOF
+{"storage": {"root": "$cold"}, "primary": {"url": "http://$REGISTRY"},
+ "redis": "127.0.0.1:$rport", "log_level": "info", "policies": []}
+EOF
+"$HE_REPLICATOR" -c "$d/cold.json" daemon > "$d/cold-daemon.log" 2>&1 &
+he_defer "he_kill_pid $!"
+HE_NGINX_HTTP_EXTRA="harbor_redis 127.0.0.1:$rport;
+    log_format cs '\$request_method \$uri \$status \$harbor_cache_status';"
+HE_NGINX_SERVER_EXTRA="access_log $d/cold-ngx/logs/cs.log cs;"
+mkdir -p "$d/cold-ngx"
+he_nginx_start "$d/cold-ngx" "$cold" 'harbor_fill on; harbor_fill_wait 10s;' \
+    > /dev/null || he_fail "the cold edge did not start"
+mkdir -p "$d/hosts/cold.invalid:5000"
+cat > "$d/hosts/cold.invalid:5000/hosts.toml" <<EOF
+server = "http://127.0.0.1:$dead"
+
+[host."http://127.0.0.1:$HE_NGINX_PORT"]
+  capabilities = ["pull", "resolve"]
+EOF
+: > "$d/dead.log"
+pull cold cold.invalid:5000/test/single:v1 \
+    || { tail -20 "$d/cold-daemon.log"; he_fail "ctr pull through a cold edge: $(tail -3 "$d/cold.log")"; }
+"${CTR[@]}" images check 2>&1 | grep -F 'cold.invalid:5000/test/single:v1 ' \
+    | grep -E -q 'complete.*true *$' || he_fail "the cold pull is not complete and unpacked"
+grep -qi 'containerd\|ns=' "$d/dead.log" && he_fail "the cold pull reached the dead primary"
+nf=$(grep -c ' FILL$' "$d/cold-ngx/logs/cs.log" || true)
+[ "$nf" -ge 3 ] || he_fail "only $nf requests answered from fills: $(cat "$d/cold-ngx/logs/cs.log")"
+[ -s "$cold/docker/registry/v2/repositories/test/single/_manifests/tags/v1/current/link" ] \
+    || he_fail "the cold edge did not keep the image"
+"${CTR[@]}" images rm cold.invalid:5000/test/single:v1 > /dev/null 2>&1 || true
+he_pass "containerd pulled test/single:v1 through a cold edge: $nf requests answered from fills, the image kept"
