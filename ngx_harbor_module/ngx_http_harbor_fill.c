@@ -135,7 +135,11 @@ ngx_http_harbor_fill(ngx_http_request_t *r, ngx_http_harbor_ctx_t *ctx,
     ngx_http_harbor_fill_t         *f;
     ngx_http_harbor_fill_header_t   h;
 
-    if (ctx->fill != NULL || r != r->main) {
+    /* the replicator fills sha256 content; a subrequest is not followed */
+    if (ctx->fill != NULL || r != r->main
+        || (ctx->kind == NGX_HTTP_HARBOR_BLOB
+            && ctx->digest.type != NGX_HTTP_HARBOR_SHA256))
+    {
         return NGX_DECLINED;
     }
 
