@@ -130,7 +130,7 @@ ngx_http_harbor_fill(ngx_http_request_t *r, ngx_http_harbor_ctx_t *ctx,
 
     ngx_int_t                       rc;
     ngx_uint_t                      kind;
-    ngx_time_t                     *tp;
+    struct timeval                  tv;
     ngx_pool_cleanup_t             *cln;
     ngx_http_harbor_fill_t         *f;
     ngx_http_harbor_fill_header_t   h;
@@ -176,9 +176,12 @@ ngx_http_harbor_fill(ngx_http_request_t *r, ngx_http_harbor_ctx_t *ctx,
     if (!f->manifest
         && ngx_http_harbor_fill_read_header(f, &h) == NGX_OK
         && h.listed
-        && (h.state == NGX_HTTP_HARBOR_FILL_S_RUNNING
-            || h.state == NGX_HTTP_HARBOR_FILL_S_DONE))
+        && h.state == NGX_HTTP_HARBOR_FILL_S_RUNNING)
     {
+        /*
+         * Not a "done": the store has just missed, so a finished fill
+         * was evicted since and this miss needs a new one.
+         */
         rc = NGX_OK;
         ngx_http_harbor_count(r, NGX_HTTP_HARBOR_FILL_JOINED);
     }
@@ -190,8 +193,9 @@ ngx_http_harbor_fill(ngx_http_request_t *r, ngx_http_harbor_ctx_t *ctx,
         rc = ngx_http_harbor_events_fill(r, &ctx->repo, &ctx->reference, kind,
                                          ngx_http_harbor_auth_checked(r));
 
-        tp = ngx_timeofday();
-        f->asked = (ngx_msec_t) tp->sec * 1000 + tp->msec;
+        /* the clock now, not the cached one: headers carry real mtimes */
+        ngx_gettimeofday(&tv);
+        f->asked = (ngx_msec_t) tv.tv_sec * 1000 + tv.tv_usec / 1000;
 
         if (rc != NGX_OK) {
             /* no Redis: nobody could fill it, the miss goes on now */
@@ -410,10 +414,12 @@ ngx_http_harbor_fill_read_header(ngx_http_harbor_fill_t *f,
 
     /*
      * The end of a fill before the one this request asked for is not
-     * its answer: a failure then may be a success now.
+     * its answer: a failure then may be a success now, and what was done
+     * then may have been evicted since (the store missed).
      */
     if (f->asked && h->written < f->asked
         && (h->state == NGX_HTTP_HARBOR_FILL_S_FAILED
+            || h->state == NGX_HTTP_HARBOR_FILL_S_DONE
             || h->state == NGX_HTTP_HARBOR_FILL_S_NOTFOUND || h->denied))
     {
         h->state = NGX_HTTP_HARBOR_FILL_S_NONE;
