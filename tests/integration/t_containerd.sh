@@ -296,8 +296,17 @@ pull cold cold.invalid:5000/test/single:v1 \
 "${CTR[@]}" images check 2>&1 | grep -F 'cold.invalid:5000/test/single:v1 ' \
     | grep -E -q 'complete.*true *$' || he_fail "the cold pull is not complete and unpacked"
 grep -qi 'containerd\|ns=' "$d/dead.log" && he_fail "the cold pull reached the dead primary"
-nf=$(grep -c ' FILL$' "$d/cold-ngx/logs/cs.log" || true)
-[ "$nf" -ge 3 ] || he_fail "only $nf requests answered from fills: $(cat "$d/cold-ngx/logs/cs.log")"
+# The tag's HEAD is a fill; the fill of a tag also fills the image's config
+# and layers, so what containerd asks next is a fill joined or already a
+# hit.  Nothing else may answer: every request a 200 from the store.
+cs=$d/cold-ngx/logs/cs.log
+nf=$(grep -c ' FILL$' "$cs" || true)
+grep -q '^HEAD /v2/test/single/manifests/v1 200 FILL$' "$cs" \
+    || he_fail "the tag was not answered from a fill: $(cat "$cs")"
+nb=$(grep -c '^GET /v2/test/single/blobs/' "$cs" || true)
+[ "$nb" -ge 2 ] || he_fail "only $nb blob requests: $(cat "$cs")"
+grep -v -E ' 200 (FILL|HIT)$' "$cs" | grep -q . \
+    && he_fail "a request not answered from the fill or the store: $(cat "$cs")"
 [ -s "$cold/docker/registry/v2/repositories/test/single/_manifests/tags/v1/current/link" ] \
     || he_fail "the cold edge did not keep the image"
 "${CTR[@]}" images rm cold.invalid:5000/test/single:v1 > /dev/null 2>&1 || true
