@@ -88,10 +88,21 @@ ngx_http_harbor_blob_handler(ngx_http_request_t *r,
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        if (ngx_http_harbor_shm_lookup(r, &ctx->vkey) == NGX_OK) {
+        switch (ngx_http_harbor_shm_lookup(r, &ctx->vkey)) {
+
+        case NGX_OK:
             ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                            "harbor: \"%s\" verified before", ctx->path.data);
             return ngx_http_harbor_blob_send(r, ctx);
+
+        case NGX_ABORT:
+            ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                           "harbor: \"%s\" failed its hash before",
+                           ctx->path.data);
+            return ngx_http_harbor_miss(r, NGX_HTTP_HARBOR_BLOB_UNKNOWN, NULL);
+
+        default:
+            break;
         }
 
         /* a hash of this very file under way in the worker is shared */
@@ -214,6 +225,12 @@ ngx_http_harbor_blob_verified(ngx_http_request_t *r,
                           "harbor: digest mismatch in \"%s\"",
                           ctx->path.data);
             ngx_http_harbor_count(r, NGX_HTTP_HARBOR_VERIFY_FAILED);
+
+            hlcf = ngx_http_get_module_loc_conf(r, ngx_http_harbor_module);
+
+            if (hlcf->verify == NGX_HTTP_HARBOR_VERIFY_ONCE) {
+                ngx_http_harbor_shm_insert(r, &ctx->vkey, 1);
+            }
         }
 
         return ngx_http_harbor_miss(r, NGX_HTTP_HARBOR_BLOB_UNKNOWN, NULL);
@@ -225,7 +242,7 @@ ngx_http_harbor_blob_verified(ngx_http_request_t *r,
         ngx_http_harbor_count(r, NGX_HTTP_HARBOR_VERIFY_OK);
 
         if (hlcf->verify == NGX_HTTP_HARBOR_VERIFY_ONCE) {
-            ngx_http_harbor_shm_insert(r, &ctx->vkey);
+            ngx_http_harbor_shm_insert(r, &ctx->vkey, 0);
         }
     }
 

@@ -418,7 +418,7 @@ ngx_int_t ngx_http_harbor_shm_init_zone(ngx_shm_zone_t *shm_zone,
 ngx_int_t ngx_http_harbor_shm_lookup(ngx_http_request_t *r,
     ngx_http_harbor_vkey_t *key);
 void ngx_http_harbor_shm_insert(ngx_http_request_t *r,
-    ngx_http_harbor_vkey_t *key);
+    ngx_http_harbor_vkey_t *key, ngx_uint_t bad);
 ngx_http_harbor_shm_t *ngx_http_harbor_shm_get(ngx_http_request_t *r);
 void ngx_http_harbor_vkey_rbtree_insert(ngx_rbtree_node_t *temp,
     ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);

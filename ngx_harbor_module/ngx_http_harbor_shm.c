@@ -198,13 +198,17 @@ ngx_http_harbor_vkey_find(ngx_rbtree_t *rbtree, ngx_http_harbor_vkey_t *key,
 
 
 /*
- * NGX_OK if the file under key has been verified before
+ * NGX_OK if the file under key has been verified before, NGX_ABORT if it
+ * failed its hash before (the same file is corrupt still: hashing it again
+ * per request would let any client make the worker read it whole),
+ * NGX_DECLINED if it is not known
  */
 
 ngx_int_t
 ngx_http_harbor_shm_lookup(ngx_http_request_t *r, ngx_http_harbor_vkey_t *key)
 {
     uint32_t                  hash;
+    ngx_int_t                 rc;
     ngx_http_harbor_shm_t    *shm;
     ngx_http_harbor_vnode_t  *vn;
 
@@ -224,19 +228,23 @@ ngx_http_harbor_shm_lookup(ngx_http_request_t *r, ngx_http_harbor_vkey_t *key)
         ngx_queue_insert_head(&shm->sh->queue, &vn->queue);
     }
 
+    rc = (vn == NULL) ? NGX_DECLINED : (vn->node.data ? NGX_ABORT : NGX_OK);
+
     ngx_shmtx_unlock(&shm->shpool->mutex);
 
-    return vn ? NGX_OK : NGX_DECLINED;
+    return rc;
 }
 
 
 /*
- * remembers a verified file; evicts the least recently used entries when
- * the zone is full (a failure only means the file is hashed again)
+ * remembers a verified file, or one that failed (bad); evicts the least
+ * recently used entries when the zone is full (a failure only means the
+ * file is hashed again)
  */
 
 void
-ngx_http_harbor_shm_insert(ngx_http_request_t *r, ngx_http_harbor_vkey_t *key)
+ngx_http_harbor_shm_insert(ngx_http_request_t *r, ngx_http_harbor_vkey_t *key,
+    ngx_uint_t bad)
 {
     uint32_t                  hash;
     ngx_uint_t                i;
@@ -284,6 +292,7 @@ ngx_http_harbor_shm_insert(ngx_http_request_t *r, ngx_http_harbor_vkey_t *key)
     }
 
     vn->node.key = hash;
+    vn->node.data = bad ? 1 : 0;
     vn->key = *key;
 
     ngx_rbtree_insert(&shm->sh->rbtree, &vn->node);
