@@ -760,6 +760,7 @@ hr_cmd_metrics(hr_ctx_t *ctx, const char *output)
     }
 
     src.stats = stats;
+    src.cache = hr_cache_figures(ctx->store.state);
 
     if (output != NULL && strcmp(output, "-") != 0) {
         rc = hr_metrics_write(ctx, output, &src, err, sizeof(err));
@@ -784,6 +785,7 @@ hr_cmd_metrics(hr_ctx_t *ctx, const char *output)
     }
 
     json_decref(stats);
+    json_decref(src.cache);
 
     if (rc == -1) {
         fprintf(stderr, "harbor-replicator: metrics: %s\n", err);

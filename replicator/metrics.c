@@ -87,6 +87,7 @@ hr_metrics_src_init(hr_metrics_src_t *src)
 
     src->execs = NULL;
     src->stats = NULL;
+    src->cache = NULL;
 
     for (i = 0; i < HR_METRICS_NQUEUES; i++) {
         src->queue[i] = -1;
@@ -396,6 +397,71 @@ hr_metrics_sum_free(hr_metrics_sum_t *sum)
 }
 
 
+/* The store's tiers and budget, as the last eviction pass measured them. */
+static int
+hr_metrics_cache(json_t *cache, hr_buf_t *out)
+{
+    json_t  *v;
+
+    if (!json_is_object(cache)
+        || !json_is_integer(json_object_get(cache, "pinned_bytes")))
+    {
+        return 0;
+    }
+
+    if (hr_metrics_family(out, "harbor_replicator_store_bytes", "gauge",
+                          "Blob bytes in the store, by tier (pinned: "
+                          "copied by a policy; cached: evictable).") == -1
+        || hr_metrics_printf(out, "harbor_replicator_store_bytes"
+               "{tier=\"pinned\"} %lld\n", (long long) json_integer_value(
+               json_object_get(cache, "pinned_bytes"))) == -1
+        || hr_metrics_printf(out, "harbor_replicator_store_bytes"
+               "{tier=\"cached\"} %lld\n", (long long) json_integer_value(
+               json_object_get(cache, "cached_bytes"))) == -1)
+    {
+        return -1;
+    }
+
+    v = json_object_get(cache, "max_bytes");
+
+    if (json_is_integer(v) && json_integer_value(v) > 0
+        && (hr_metrics_family(out, "harbor_replicator_cache_budget_bytes",
+                              "gauge", "cache.max_bytes of the config.") == -1
+            || hr_metrics_printf(out,
+                   "harbor_replicator_cache_budget_bytes %lld\n",
+                   (long long) json_integer_value(v)) == -1))
+    {
+        return -1;
+    }
+
+    if (hr_metrics_family(out, "harbor_replicator_cache_pinned_over_budget",
+                          "gauge", "1 when pinned content alone is over "
+                          "the budget (nothing pinned is evicted).") == -1
+        || hr_metrics_printf(out,
+               "harbor_replicator_cache_pinned_over_budget %d\n",
+               json_is_true(json_object_get(cache, "pinned_over_budget")))
+           == -1)
+    {
+        return -1;
+    }
+
+    v = json_object_get(cache, "time");
+
+    if (json_is_integer(v)
+        && (hr_metrics_family(out, "harbor_replicator_cache_pass_timestamp"
+                              "_seconds", "gauge", "When the last eviction "
+                              "pass measured the store.") == -1
+            || hr_metrics_printf(out, "harbor_replicator_cache_pass_"
+                   "timestamp_seconds %lld\n",
+                   (long long) json_integer_value(v)) == -1))
+    {
+        return -1;
+    }
+
+    return 0;
+}
+
+
 int
 hr_metrics_render(const hr_metrics_src_t *src, hr_buf_t *out, char *err,
     size_t errlen)
@@ -585,6 +651,10 @@ hr_metrics_render(const hr_metrics_src_t *src, hr_buf_t *out, char *err,
         {
             goto nomem;
         }
+    }
+
+    if (hr_metrics_cache(src->cache, out) == -1) {
+        goto nomem;
     }
 
     rc = 0;

@@ -53,6 +53,9 @@ typedef struct {
     json_t     *execs;
     json_t     *stats;
 
+    /* STATE/cache.json, the last eviction pass's figures; NULL: none */
+    json_t     *cache;
+
     /* list lengths of the event queue; < 0: unknown, not written */
     long long   queue[HR_METRICS_NQUEUES];
 } hr_metrics_src_t;

@@ -220,4 +220,17 @@ he_pass "an evicted image pulls again (filled anew)"
 grep -q '^cache: .*pinned' "$d/status" || he_fail "status shows no tiers: $(cat "$d/status")"
 he_pass "status: $(grep '^cache:' "$d/status")"
 
+"$HE_REPLICATOR" -c "$d/replicator.json" metrics > "$d/metrics" 2>&1 \
+    || { cat "$d/metrics"; he_fail "metrics"; }
+python3 "$REPO/tests/tools/promcheck.py" < "$d/metrics" > /dev/null \
+    || he_fail "metrics: not valid exposition"
+pinned=$(awk '/^harbor_replicator_store_bytes\{tier="pinned"\}/ { print $2 }' "$d/metrics")
+cached=$(awk '/^harbor_replicator_store_bytes\{tier="cached"\}/ { print $2 }' "$d/metrics")
+budget=$(awk '/^harbor_replicator_cache_budget_bytes / { print $2 }' "$d/metrics")
+evicted=$(awk '/^harbor_replicator_events_total\{result="evicted_bytes"\}/ { print $2 }' "$d/metrics")
+he_check "metrics: pinned $pinned + cached $cached bytes under the budget $budget" \
+    test "${pinned:-0}" -gt 0 -a "${cached:-0}" -gt 0 \
+         -a $(( ${pinned:-0} + ${cached:-0} )) -le "${budget:-0}"
+he_check "metrics: bytes evicted so far ($evicted)" test "${evicted:-0}" -gt 0
+
 he_pass "t_budget done in $(he_elapsed) s"
