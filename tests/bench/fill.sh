@@ -97,7 +97,7 @@ SLOW=127.0.0.1:$sport
 
 egress() {
     awk -v dg="${LAYER#sha256:}" '$1 == "GET" && index($2, dg) { s += $4 }
-        END { print s + 0 }' "$d/slow/logs/bytes.log"
+        END { printf "%.0f\n", s }' "$d/slow/logs/bytes.log"
 }
 
 # ---------------------------------------------------------------- caches
