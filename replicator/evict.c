@@ -98,9 +98,8 @@ static int hr_evict_list(hr_evict_t *ev, hr_erepo_t *rp, int layer,
 static void hr_evict_parse(hr_evict_t *ev, hr_eobj_t *o);
 static void hr_evict_ref(hr_evict_t *ev, hr_eobj_t *o, json_t *desc,
     const char *key);
-static int hr_evict_marked_refers(hr_erepo_t *rp, hr_eobj_t *o);
 static void hr_evict_pin(hr_eobj_t *o, int depth);
-static int hr_evict_refers(hr_erepo_t *rp, hr_eobj_t *o);
+static int hr_evict_refers(hr_erepo_t *rp, hr_eobj_t *o, int going);
 static int hr_evict_busy(hr_evict_t *ev, hr_eobj_t *o, int depth);
 static void hr_evict_one(hr_evict_t *ev, hr_ecand_t *c, int dry_run,
     hr_evict_stats_t *st);
@@ -848,9 +847,13 @@ hr_evict_busy(hr_evict_t *ev, hr_eobj_t *o, int depth)
 }
 
 
-/* 1 when a revision of rp that stays refers to o (or is o). */
+/*
+ * 1 when a revision of rp refers to o (or is o): one that stays (going 0),
+ * or one that goes now, marked, whether its link is unlinked already or
+ * not (going 1).
+ */
 static int
-hr_evict_refers(hr_erepo_t *rp, hr_eobj_t *o)
+hr_evict_refers(hr_erepo_t *rp, hr_eobj_t *o, int going)
 {
     size_t      k, i;
     hr_eref_t  *e;
@@ -858,37 +861,7 @@ hr_evict_refers(hr_erepo_t *rp, hr_eobj_t *o)
     for (k = 0; k < rp->nrevs; k++) {
         e = &rp->revs[k];
 
-        if (e->gone || e->obj->mark) {
-            continue;
-        }
-
-        if (e->obj == o) {
-            return 1;
-        }
-
-        for (i = 0; i < e->obj->nrefs; i++) {
-            if (e->obj->refs[i] == o) {
-                return 1;
-            }
-        }
-    }
-
-    return 0;
-}
-
-
-/* 1 when a marked revision of rp (one that goes) is o or refers to it. */
-static int
-hr_evict_marked_refers(hr_erepo_t *rp, hr_eobj_t *o)
-{
-    size_t      k, i;
-    hr_eref_t  *e;
-
-    for (k = 0; k < rp->nrevs; k++) {
-        e = &rp->revs[k];
-
-        /* marked: going now, whether its link is unlinked already or not */
-        if (!e->obj->mark) {
+        if (going ? !e->obj->mark : (e->gone || e->obj->mark)) {
             continue;
         }
 
@@ -933,7 +906,7 @@ hr_evict_one(hr_evict_t *ev, hr_ecand_t *c, int dry_run,
 
     if (c->layer) {
         /* a blob fill's link: only while no manifest here needs it */
-        if (hr_evict_refers(rp, o)) {
+        if (hr_evict_refers(rp, o, 0)) {
             return;
         }
 
@@ -964,8 +937,8 @@ hr_evict_one(hr_evict_t *ev, hr_ecand_t *c, int dry_run,
             hr_eref_t  *ch = &rp->revs[k];
 
             if (!ch->gone && !ch->obj->mark && ch->cached
-                && hr_evict_marked_refers(rp, ch->obj)
-                && !hr_evict_refers(rp, ch->obj))
+                && hr_evict_refers(rp, ch->obj, 1)
+                && !hr_evict_refers(rp, ch->obj, 0))
             {
                 ch->obj->mark = 1;
                 changed = 1;
@@ -1003,8 +976,8 @@ hr_evict_one(hr_evict_t *ev, hr_ecand_t *c, int dry_run,
     for (k = 0; k < rp->nlayers; k++) {
         hr_eref_t  *l = &rp->layers[k];
 
-        if (!l->gone && hr_evict_marked_refers(rp, l->obj)
-            && !hr_evict_refers(rp, l->obj))
+        if (!l->gone && hr_evict_refers(rp, l->obj, 1)
+            && !hr_evict_refers(rp, l->obj, 0))
         {
             hr_evict_unlink(ev, rp, l, 1, dry_run, st);
         }
