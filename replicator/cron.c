@@ -573,6 +573,53 @@ hr_day_matches(const hr_cron_t *c, const hr_tm_t *t)
 }
 
 
+enum {
+    HR_TM_SEC = 0,
+    HR_TM_MIN,
+    HR_TM_HOUR,
+    HR_TM_DAY
+};
+
+
+/*
+ * One more of unit (the fields below it are the caller's to reset); 1 when
+ * the unit overflowed into the next one, which the walk must check again.
+ */
+static int
+hr_tm_step(hr_tm_t *tm, int unit)
+{
+    switch (unit) {
+    case HR_TM_SEC:
+        if (++tm->s <= 59) {
+            return 0;
+        }
+        tm->s = 0;
+        /* fall through */
+    case HR_TM_MIN:
+        if (++tm->mi <= 59) {
+            return unit != HR_TM_MIN;
+        }
+        tm->mi = 0;
+        /* fall through */
+    case HR_TM_HOUR:
+        if (++tm->h <= 23) {
+            return unit < HR_TM_HOUR;
+        }
+        tm->h = 0;
+        /* fall through */
+    default:
+        if (++tm->d > hr_days_in_month(tm->y, tm->mo)) {
+            tm->d = 1;
+            if (++tm->mo > 12) {
+                tm->mo = 1;
+                tm->y++;
+            }
+        }
+        return unit != HR_TM_DAY || tm->d == 1;
+    }
+}
+
+
 time_t
 hr_cron_next(const hr_cron_t *c, time_t after)
 {
@@ -634,12 +681,7 @@ wrap:
         tm.mi = 0;
         tm.s = 0;
 
-        if (++tm.d > hr_days_in_month(tm.y, tm.mo)) {
-            tm.d = 1;
-            if (++tm.mo > 12) {
-                tm.mo = 1;
-                tm.y++;
-            }
+        if (hr_tm_step(&tm, HR_TM_DAY)) {
             goto wrap;
         }
     }
@@ -648,15 +690,7 @@ wrap:
         tm.mi = 0;
         tm.s = 0;
 
-        if (++tm.h > 23) {
-            tm.h = 0;
-            if (++tm.d > hr_days_in_month(tm.y, tm.mo)) {
-                tm.d = 1;
-                if (++tm.mo > 12) {
-                    tm.mo = 1;
-                    tm.y++;
-                }
-            }
+        if (hr_tm_step(&tm, HR_TM_HOUR)) {
             goto wrap;
         }
     }
@@ -664,38 +698,13 @@ wrap:
     while (!((c->min >> tm.mi) & 1)) {
         tm.s = 0;
 
-        if (++tm.mi > 59) {
-            tm.mi = 0;
-            if (++tm.h > 23) {
-                tm.h = 0;
-                if (++tm.d > hr_days_in_month(tm.y, tm.mo)) {
-                    tm.d = 1;
-                    if (++tm.mo > 12) {
-                        tm.mo = 1;
-                        tm.y++;
-                    }
-                }
-            }
+        if (hr_tm_step(&tm, HR_TM_MIN)) {
             goto wrap;
         }
     }
 
     while (!((c->sec >> tm.s) & 1)) {
-        if (++tm.s > 59) {
-            tm.s = 0;
-            if (++tm.mi > 59) {
-                tm.mi = 0;
-                if (++tm.h > 23) {
-                    tm.h = 0;
-                    if (++tm.d > hr_days_in_month(tm.y, tm.mo)) {
-                        tm.d = 1;
-                        if (++tm.mo > 12) {
-                            tm.mo = 1;
-                            tm.y++;
-                        }
-                    }
-                }
-            }
+        if (hr_tm_step(&tm, HR_TM_SEC)) {
             goto wrap;
         }
     }
