@@ -392,7 +392,7 @@ done
 grep -q 'push test/single:latest.*retry 1 in 1000ms' "$d/daemon.log" \
     || { tail -5 "$d/daemon.log"; he_fail "no retry while the primary is down"; }
 he_pass "primary down: $(grep -m1 'push test/single:latest.*retry 1' "$d/daemon.log" | cut -d' ' -f3- | cut -c1-160)"
-"$HE_TOOLS/docker-registry-up.sh" start "$HE_REGISTRY_DIR" --port "$regport" \
+"$HE_TOOLS/registry.sh" start "$HE_REGISTRY_DIR" --port "$regport" \
     > /dev/null 2>&1 || he_fail "docker-registry did not restart on $regport"
 wait_file "$(tagfile test/single latest)" 8000 > /dev/null \
     || { tail -5 "$d/daemon.log"; he_fail "the retried push was not done after the primary returned"; }
