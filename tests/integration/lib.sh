@@ -42,7 +42,7 @@ HE_MODULE=${HE_MODULE:-$REPO/build/ngx_http_harbor_module.so}
 HE_REPLICATOR=${HE_REPLICATOR:-$REPO/build/harbor-replicator}
 NGINX=${NGINX:-/usr/sbin/nginx}
 
-# containerd's resolve Accept header (reference/harbor-facts.md section i).
+# containerd's resolve Accept header (docs/facts.md, What containerd sends).
 HE_CONTAINERD_ACCEPT='application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, */*'
 
 HE_MAIN_BASHPID=$BASHPID

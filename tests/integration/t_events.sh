@@ -28,8 +28,8 @@
 #      image brings its cosign .sig tag; an event copy repairs a corrupt
 #      revision link in the store.
 #
-# HE_MODULE must hold ngx_http_harbor_events_module (harbor_redis ...);
-# HE_REPLICATOR must have the events patch (daemon takes "redis").
+# HE_MODULE and HE_REPLICATOR: the built module (harbor_redis) and
+# replicator (its daemon takes "redis").
 
 set -u
 . "$(dirname "$0")/lib.sh"

@@ -1,6 +1,6 @@
 /*
  * test_match.c: hr_match() against doublestar v1.3.4.  The tables are the
- * results harbor-facts.md (section b) records from running v1.3.4, Go's
+ * results docs/facts.md (Filters) records from running v1.3.4, Go's
  * path/match_test.go cases that doublestar carries, and the v1.3.4 quirks
  * derived from its source (the vendored copy in goharbor/harbor).  Where
  * doublestar reports a bad pattern lazily (only when the match reaches it),
@@ -588,7 +588,7 @@ test_against_oracle(void **state)
 }
 
 
-/* harbor-facts.md section b, "checked by running v1.3.4 locally" */
+/* docs/facts.md, Filters: "checked by running v1.3.4" */
 static void
 test_harbor_facts(void **state)
 {
