@@ -296,8 +296,16 @@ pull cold cold.invalid:5000/test/single:v1 \
 "${CTR[@]}" images check 2>&1 | grep -F 'cold.invalid:5000/test/single:v1 ' \
     | grep -E -q 'complete.*true *$' || he_fail "the cold pull is not complete and unpacked"
 grep -qi 'containerd\|ns=' "$d/dead.log" && he_fail "the cold pull reached the dead primary"
+# The tag's manifest was cold: it is answered from a fill.  What follows
+# is a fill or, once the daemon has copied it (it copies the whole image
+# the tag names), a hit: which one depends on the machine's load, so only
+# "nothing else" is asserted.
 nf=$(grep -c ' FILL$' "$d/cold-ngx/logs/cs.log" || true)
-[ "$nf" -ge 3 ] || he_fail "only $nf requests answered from fills: $(cat "$d/cold-ngx/logs/cs.log")"
+grep -m1 ' /v2/test/single/manifests/v1 ' "$d/cold-ngx/logs/cs.log" \
+    | grep -q ' 200 FILL$' \
+    || he_fail "the cold tag was not answered from a fill: $(cat "$d/cold-ngx/logs/cs.log")"
+grep -v -E ' 200 (HIT|FILL)$' "$d/cold-ngx/logs/cs.log" | grep -q . \
+    && he_fail "a request of the cold pull was neither a hit nor a fill: $(cat "$d/cold-ngx/logs/cs.log")"
 [ -s "$cold/docker/registry/v2/repositories/test/single/_manifests/tags/v1/current/link" ] \
     || he_fail "the cold edge did not keep the image"
 "${CTR[@]}" images rm cold.invalid:5000/test/single:v1 > /dev/null 2>&1 || true
