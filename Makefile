@@ -103,7 +103,10 @@ test-t: $(MODULE_SO)
 test-integration: all
 	tests/integration/run.sh
 
-test: all style test-unit test-unit-san test-t test-integration
+# Every suite, even after one fails, and one summary at the end
+# (tests/run-all.sh; each suite's log in build/test-logs/).
+test: all
+	MAKE="$(MAKE)" tests/run-all.sh
 
 demo: deps
 	$(MAKE) all

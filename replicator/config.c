@@ -3,7 +3,8 @@
  *
  * The policies are Harbor's replication policy objects exactly as
  * GET /api/v2.0/replication/policies returns them, so the loader reads
- * Harbor's model (harbor-facts a, b, c) and checks what Harbor's API checks:
+ * Harbor's model (docs/facts.md: Replication policies, Filters, Scheduled
+ * triggers) and checks what Harbor's API checks:
  * a known trigger type, a cron Harbor accepts, known filter types, a
  * decoration only on tag and label filters, string or string-array values,
  * well-formed patterns, a valid dest_namespace.  Harbor omits false and

@@ -1,5 +1,6 @@
 /*
- * harbor.h: Harbor's REST API as a replication source (harbor-facts d):
+ * harbor.h: Harbor's REST API as a replication source (docs/facts.md,
+ * A Harbor source):
  * the /api/version probe, projects, repositories, and artifacts with their
  * tags, labels, index children and accessories.  Needed for label filters
  * and untagged artifacts, which a plain v2 registry cannot express.

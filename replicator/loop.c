@@ -5,6 +5,7 @@
  * (curl's one timer, the daemon's next cron fire), so a linear scan costs
  * nothing.  A timer deleted while the list is walked is only marked, and
  * freed on the next walk, so a timer proc may delete any timer, itself too.
+ * Due timers fire in the order of their deadlines.
  */
 
 #include <errno.h>
@@ -35,11 +36,13 @@ struct hr_timer_s {
     hr_time_proc_pt   proc;
     void             *data;
     int               deleted;
+    long long         turn;       /* the last run_timers turn it fired in */
     hr_timer_t       *next;
 };
 
 struct hr_loop_s {
     int                  epfd;
+    long long            timer_turn;
     int                  setsize;
     int                  sigfd;
     int                  term;
@@ -282,28 +285,51 @@ hr_loop_run_timers(hr_loop_t *loop)
 {
     int           n;
     long          ms;
-    long long     now, maxid;
-    hr_timer_t   *t, **pp;
+    long long     now, maxid, turn;
+    hr_timer_t   *t, *due, **pp;
 
     n = 0;
     now = hr_loop_now();
+    turn = ++loop->timer_turn;
 
     /* timers added by the procs below wait for the next turn */
     maxid = loop->next_timer_id;
 
-    for (t = loop->timers; t; t = t->next) {
-        if (t->deleted || t->id > maxid || t->when > now) {
-            continue;
+    /*
+     * Due timers fire earliest first, each once a turn, whatever the list's
+     * order: a turn that comes late (a loaded machine) finds several due,
+     * and a proc may delete a later one before it fires.
+     */
+    for ( ;; ) {
+        due = NULL;
+
+        for (t = loop->timers; t; t = t->next) {
+            if (t->deleted || t->id > maxid || t->when > now
+                || t->turn == turn)
+            {
+                continue;
+            }
+
+            if (due == NULL || t->when < due->when
+                || (t->when == due->when && t->id < due->id))
+            {
+                due = t;
+            }
         }
 
-        ms = t->proc(loop, t->id, t->data);
+        if (due == NULL) {
+            break;
+        }
+
+        due->turn = turn;
+        ms = due->proc(loop, due->id, due->data);
         n++;
 
         if (ms == HR_LOOP_NOMORE) {
-            t->deleted = 1;
+            due->deleted = 1;
 
-        } else {
-            t->when = hr_loop_now() + ms;
+        } else if (!due->deleted) {
+            due->when = hr_loop_now() + ms;
         }
     }
 

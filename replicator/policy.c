@@ -14,7 +14,7 @@
  *   empty string (so "*" keeps it, "v*" drops it, "excludes *" drops it);
  * - a label filter matches when the artifact has every listed label;
  * - the resource filter is validated by Harbor but no code path filters on
- *   it (harbor-facts b): it passes everything here too.
+ *   it (docs/facts.md, Filters): it passes everything here too.
  *
  * A pattern the matcher refuses drops the repository or the artifact:
  * Harbor fails the task in that case, and copying nothing is the safe side.

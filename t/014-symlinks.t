@@ -1,7 +1,7 @@
 # Symlinks in place of data files.  The store never holds symlinks, so the
 # module refuses every symlink below harbor_root, whatever disable_symlinks
-# says (LEAD DECISION 18:27: "disable_symlinks on from=<harbor_root>, or
-# stricter if the location says so"); a refused symlink is logged at
+# says (as "disable_symlinks on from=<harbor_root>", or stricter if the
+# location says so: docs/architecture.md); a refused symlink is logged at
 # [error] (the store is damaged, a client cannot cause it).  A symlink to
 # /etc/passwd is never served.  harbor_verify off isolates the symlink rule
 # from hashing.

@@ -10,7 +10,7 @@
 #              harbor_verify off, once (after a first read) and always.
 # nginx runs one worker; for each run we read the serving process's
 # utime+stime from /proc before and after, giving CPU seconds per GiB served.
-# Prints a table, the ratios against the targets of issue 2 item 7, and
+# Prints a table, the ratios against the targets in README.md, and
 # exits 0 (the targets are reported, not enforced: a loaded CI box is no
 # place to fail a build on throughput).
 #

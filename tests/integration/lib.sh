@@ -37,13 +37,12 @@
 
 HE_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=${REPO:-$(cd "$HE_LIB_DIR/../.." && pwd)}
-HE_SHARED=${HE_SHARED:-$(cd "$REPO/.." && pwd)/shared}
-HE_TOOLS=$HE_SHARED/tools
+HE_TOOLS=$REPO/tests/tools
 HE_MODULE=${HE_MODULE:-$REPO/build/ngx_http_harbor_module.so}
 HE_REPLICATOR=${HE_REPLICATOR:-$REPO/build/harbor-replicator}
 NGINX=${NGINX:-/usr/sbin/nginx}
 
-# containerd's resolve Accept header (reference/harbor-facts.md section i).
+# containerd's resolve Accept header (docs/facts.md, What containerd sends).
 HE_CONTAINERD_ACCEPT='application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, */*'
 
 HE_MAIN_BASHPID=$BASHPID
@@ -217,6 +216,8 @@ he_kill_pid() {
 # --------------------------------------------------------- docker-registry
 
 # he_registry_start DIR [--htpasswd U:P] [--tls] [--proxy-remote URL]
+#                        [--token REALM ISSUER SERVICE CERT]
+# (tests/tools/registry.sh's options).
 # Sets REGISTRY (127.0.0.1:PORT), REGISTRY_URL, REGISTRY_PID and
 # HE_REGISTRY_ROOT (DIR/data, distribution's rootdirectory: the store).
 # Call it directly, not inside $(...), so that the variables are set.
@@ -228,10 +229,10 @@ he_registry_start() {
     dir=$(cd "$dir" && pwd)
     for try in 1 2 3; do
         port=$(he_port)
-        if out=$("$HE_TOOLS/docker-registry-up.sh" start "$dir" \
+        if out=$("$HE_TOOLS/registry.sh" start "$dir" \
                  --port "$port" "$@" 2>"$dir/up.err")
         then
-            he_defer "$(printf '%q' "$HE_TOOLS/docker-registry-up.sh") stop $(printf '%q' "$dir")"
+            he_defer "$(printf '%q' "$HE_TOOLS/registry.sh") stop $(printf '%q' "$dir")"
             eval "$(echo "$out" | tail -1)"
             HE_REGISTRY_ROOT=$dir/data
             HE_REGISTRY_DIR=$dir
@@ -240,7 +241,7 @@ he_registry_start() {
             return 0
         fi
         # a port race with a concurrent test: try another port
-        [ -f "$dir/pid" ] && "$HE_TOOLS/docker-registry-up.sh" stop "$dir"
+        [ -f "$dir/pid" ] && "$HE_TOOLS/registry.sh" stop "$dir"
     done
     cat "$dir/up.err" >&2
     return 1
@@ -252,7 +253,7 @@ he_registry_stop() {
     local dir=${1:-$HE_REGISTRY_DIR}
 
     [ -f "$dir/pid" ] || return 0
-    "$HE_TOOLS/docker-registry-up.sh" stop "$dir"
+    "$HE_TOOLS/registry.sh" stop "$dir"
 }
 
 

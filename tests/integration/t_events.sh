@@ -28,8 +28,8 @@
 #      image brings its cosign .sig tag; an event copy repairs a corrupt
 #      revision link in the store.
 #
-# HE_MODULE must hold ngx_http_harbor_events_module (harbor_redis ...);
-# HE_REPLICATOR must have the events patch (daemon takes "redis").
+# HE_MODULE and HE_REPLICATOR: the built module (harbor_redis) and
+# replicator (its daemon takes "redis").
 
 set -u
 . "$(dirname "$0")/lib.sh"
@@ -392,7 +392,7 @@ done
 grep -q 'push test/single:latest.*retry 1 in 1000ms' "$d/daemon.log" \
     || { tail -5 "$d/daemon.log"; he_fail "no retry while the primary is down"; }
 he_pass "primary down: $(grep -m1 'push test/single:latest.*retry 1' "$d/daemon.log" | cut -d' ' -f3- | cut -c1-160)"
-"$HE_TOOLS/docker-registry-up.sh" start "$HE_REGISTRY_DIR" --port "$regport" \
+"$HE_TOOLS/registry.sh" start "$HE_REGISTRY_DIR" --port "$regport" \
     > /dev/null 2>&1 || he_fail "docker-registry did not restart on $regport"
 wait_file "$(tagfile test/single latest)" 8000 > /dev/null \
     || { tail -5 "$d/daemon.log"; he_fail "the retried push was not done after the primary returned"; }
@@ -520,7 +520,11 @@ echo "latency: miss-to-local ${MISS_MS} ms (cold pull start to store), push-to-s
 # ----------------------------------- 6. one engine: events beside a run
 
 # Harbor's cron fires on a whole minute (its seconds field must be 0): the
-# daemon starts first, the 200 MiB image is built and pushed meanwhile.
+# daemon starts first, the 200 MiB image is pushed meanwhile.  It is built
+# before (make-test-images.sh pushes a layout it built with the same options
+# as it is), so that only the push races the schedule on a loaded machine.
+"$HE_TOOLS/make-test-images.sh" --out "$d/img3" --big-kib 204800 --ns big \
+    --quiet > "$d/img3.log" 2>&1 || { cat "$d/img3.log"; he_fail "big/* images not built"; }
 fire=$(( ($(date +%s) / 60 + 1) * 60 ))
 [ $((fire - $(date +%s))) -lt 50 ] && fire=$((fire + 60))
 cron="0 $(date -u -d "@$fire" +'%-M %-H') * * *"

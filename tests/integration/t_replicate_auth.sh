@@ -122,27 +122,10 @@ he_defer "he_kill_pid $ipid"
 he_wait_tcp "$tport" || { cat "$d/issuer.out"; he_fail "token issuer did not start"; }
 he_pass "token issuer on 127.0.0.1:$tport ($(cat "$d/issuer.out"))"
 
-rport=$(he_port)
-mkdir -p "$d/treg/data"
-cat > "$d/treg/config.yml" <<YML
-version: 0.1
-log: {level: info, formatter: text}
-storage:
-  filesystem: {rootdirectory: $d/treg/data}
-  delete: {enabled: true}
-http: {addr: 127.0.0.1:$rport, secret: throwaway}
-auth:
-  token:
-    realm: http://127.0.0.1:$tport/service/token
-    service: harbor-registry
-    issuer: harbor-token-issuer
-    rootcertbundle: $d/token.crt
-YML
-setsid docker-registry serve "$d/treg/config.yml" > "$d/treg/log" 2>&1 < /dev/null &
-rpid=$!
-he_defer "he_kill_pid $rpid"
-he_wait_http "http://127.0.0.1:$rport/v2/" || he_fail "token docker-registry did not start"
-TOKREG=127.0.0.1:$rport
+he_registry_start "$d/treg" --token "http://127.0.0.1:$tport/service/token" \
+    harbor-token-issuer harbor-registry "$d/token.crt" \
+    || he_fail "token docker-registry did not start"
+TOKREG=$REGISTRY
 chal=$(curl -s -D - -o /dev/null "http://$TOKREG/v2/" | tr -d '\r' | grep -i '^www-authenticate')
 [[ "$chal" == *Bearer* ]] || he_fail "no Bearer challenge: $chal"
 he_push_test_images "$TOKREG" "$d/img-token" --creds admin:adminpw \

@@ -5,10 +5,9 @@
 # cost ONE hash per worker, not one per request, and must not hold up the
 # first serve of other blobs; a worker hashes at most harbor_verify_max_hashes
 # blobs at a time (16 by default) and answers beyond that 503 UNAVAILABLE
-# with Retry-After (or passes to harbor_miss_pass).  Regression test for
-# the 19:33 SECURITY MEDIUM finding in notes/module-bugs.md (N parallel
-# HEADs of one 256 MiB blob cost N hashes and made a 64 KiB first serve
-# wait 7 s).
+# with Retry-After (or passes to harbor_miss_pass).  A regression test: N
+# parallel HEADs of one 256 MiB blob once cost N hashes and made a 64 KiB
+# first serve wait 7 s.
 #
 # The store is written by hand in distribution's layout (blobs/ and one
 # repository's _layers links).  One nginx, one worker (coalescing is per

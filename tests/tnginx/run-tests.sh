@@ -53,6 +53,20 @@ export TEST_NGINX_HARBOR_STORE=${TEST_NGINX_HARBOR_STORE:-$work/store}
 if [ $# -eq 0 ]; then
     set -- -r t/
 fi
-rc=0
-prove "${inc[@]}" "$@" || rc=$?
+# prove's own report, then one line "N passed, N failed" over the subtests
+# (as the other runners end): a file that failed without a failed subtest
+# (a bad plan, a crash) counts as one failed
+set +eo pipefail
+prove "${inc[@]}" "$@" 2>&1 | tee "$work/prove.out"
+rc=${PIPESTATUS[0]}
+total=$(sed -n 's/^Files=[0-9]*, Tests=\([0-9]*\),.*/\1/p' "$work/prove.out" \
+        | tail -1)
+failed=$(grep -oE 'Tests: [0-9]+ Failed: [0-9]+\)' "$work/prove.out" \
+         | awk '{ n += $4 } END { print n + 0 }')
+if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then
+    failed=1
+fi
+passed=$(( ${total:-0} - failed ))
+[ "$passed" -ge 0 ] || passed=0
+echo "$passed passed, $failed failed"
 exit $rc

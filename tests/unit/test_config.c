@@ -1,7 +1,7 @@
 /*
  * test_config.c: the config loader.  The Harbor policy below is the
- * example of harbor-facts.md section a, verbatim (only split into C string
- * pieces), as GET /api/v2.0/replication/policies returns it: it must load
+ * example of docs/facts.md (Replication policies), verbatim (only split
+ * into C string pieces), as GET /api/v2.0/replication/policies returns it: it must load
  * as it is.  Then every kind of bad input, each error naming its JSON path.
  */
 

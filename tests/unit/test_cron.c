@@ -1,7 +1,8 @@
 /*
  * test_cron.c: hr_cron_parse() against robfig/cron v3.0.1 with seconds
  * (Harbor's CronParser), hr_cron_parse_harbor() against the two extra rules
- * of Harbor's policy validation (harbor-facts c), and hr_cron_next() in UTC.
+ * of Harbor's policy validation (docs/facts.md, Scheduled triggers), and
+ * hr_cron_next() in UTC.
  * Expected times were computed with Python's calendar.timegm().
  */
 
@@ -36,7 +37,7 @@ test_next_table(void **state)
     time_t                    got;
     hr_cron_t                 c;
     static const hr_ccase_t   t[] = {
-        /* the policy example of harbor-facts a: every 15 minutes */
+        /* the example of docs/facts.md, Replication policies: every 15 min */
         { "0 */15 * * * *", T0, 1714558500 },
         /* strictly after: at 10:15:00 the next one is 10:30:00 */
         { "0 */15 * * * *", 1714558500, 1714559400 },

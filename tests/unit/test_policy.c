@@ -1,6 +1,6 @@
 /*
- * test_policy.c: Harbor's filter semantics (harbor-facts b) and the
- * dest_namespace rewrite (harbor-facts a), as tables.
+ * test_policy.c: Harbor's filter semantics (docs/facts.md, Filters) and the
+ * dest_namespace rewrite (docs/facts.md, Replication policies), as tables.
  */
 
 #include <stdarg.h>
@@ -255,7 +255,7 @@ test_dest_repo(void **state)
         const char  *src;
         const char  *want;      /* NULL: an error */
     } t[] = {
-        /* harbor-facts a: namespace "n", source a/b/c/img */
+        /* docs/facts.md: namespace "n", source a/b/c/img */
         { "n", -1, "a/b/c/img", "n/img" },
         { "n", 0, "a/b/c/img", "n/a/b/c/img" },
         { "n", 1, "a/b/c/img", "n/b/c/img" },
