@@ -595,7 +595,7 @@ def matrix(port_a, port_b):
     add("name 255 ok grammar", "/v2/%s/manifests/v1" % ("a" * 255), {404})
     add("name 4096", "/v2/%s/manifests/v1" % ("a/" * 2048 + "b"), {400})
     add("name 70000", "/v2/%s/manifests/v1" % ("a" * 70000), {400, 414})
-    add("tag 129", "/v2/lib/app/manifests/%s" % ("t" * 129), {400})
+    add("tag 129", "/v2/lib/app/manifests/%s" % ("t" * 129), {404})
     add("tag 128", "/v2/lib/app/manifests/%s" % ("t" * 128), {404})
     add("digest 4096", "/v2/lib/app/blobs/sha256:%s" % ("a" * 4096), {400})
     add("components 127", "/v2/%s/manifests/v1" % "/".join(["a"] * 127),
