@@ -47,6 +47,7 @@ static int ngx_libc_cdecl ngx_http_harbor_cmp(const void *one,
     const void *two);
 static ngx_int_t ngx_http_harbor_push(ngx_array_t *a, ngx_pool_t *pool,
     u_char *data, size_t len);
+static u_char *ngx_http_harbor_escape_arg(u_char *dst, ngx_str_t *src);
 
 
 static ngx_str_t  ngx_http_harbor_index_type =
@@ -510,6 +511,40 @@ ngx_http_harbor_push(ngx_array_t *a, ngx_pool_t *pool, u_char *data,
 }
 
 
+/*
+ * a query value: every byte but the unreserved ones (RFC 3986) becomes
+ * %XX, so "a/b" is "a%2Fb" as in distribution's Link; at most 3 bytes per
+ * byte of src
+ */
+
+static u_char *
+ngx_http_harbor_escape_arg(u_char *dst, ngx_str_t *src)
+{
+    u_char      c;
+    ngx_uint_t  i;
+
+    static u_char  hex[] = "0123456789ABCDEF";
+
+    for (i = 0; i < src->len; i++) {
+        c = src->data[i];
+
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+            || (c >= '0' && c <= '9')
+            || c == '-' || c == '.' || c == '_' || c == '~')
+        {
+            *dst++ = c;
+            continue;
+        }
+
+        *dst++ = '%';
+        *dst++ = hex[c >> 4];
+        *dst++ = hex[c & 0xf];
+    }
+
+    return dst;
+}
+
+
 static int ngx_libc_cdecl
 ngx_http_harbor_cmp(const void *one, const void *two)
 {
@@ -529,7 +564,7 @@ static ngx_int_t
 ngx_http_harbor_send_list(ngx_http_request_t *r, ngx_http_harbor_ctx_t *ctx,
     ngx_array_t *items, ngx_http_harbor_page_t *page)
 {
-    u_char      *body, *p;
+    u_char      *body, *p, *q;
     size_t       len;
     ngx_str_t    link, type, *s;
     ngx_uint_t   i, start, end, catalog;
@@ -603,9 +638,12 @@ ngx_http_harbor_send_list(ngx_http_request_t *r, ngx_http_harbor_ctx_t *ctx,
 
     if (end < items->nelts && end > start) {
 
+        /* query values escaped as Go's url.Values.Encode() does */
+
         len = sizeof("</v2/_catalog?last=&n=>; rel=\"next\"") - 1
-              + sizeof("/tags/list") - 1 + ctx->name.len + s[end - 1].len
-              + NGX_INT_T_LEN + sizeof("&ns=") - 1 + ctx->ns.len;
+              + sizeof("/tags/list") - 1 + ctx->name.len
+              + 3 * s[end - 1].len + NGX_INT_T_LEN
+              + sizeof("&ns=") - 1 + 3 * ctx->ns.len;
 
         link.data = ngx_pnalloc(r->pool, len);
         if (link.data == NULL) {
@@ -613,19 +651,25 @@ ngx_http_harbor_send_list(ngx_http_request_t *r, ngx_http_harbor_ctx_t *ctx,
         }
 
         if (catalog) {
-            link.len = ngx_sprintf(link.data,
-                                   "</v2/_catalog?last=%V&n=%ui>; rel=\"next\"",
-                                   &s[end - 1], page->n)
-                       - link.data;
+            q = ngx_cpymem(link.data, "</v2/_catalog?last=",
+                           sizeof("</v2/_catalog?last=") - 1);
 
         } else {
-            link.len = ngx_sprintf(link.data,
-                                   "</v2/%V/tags/list?last=%V&n=%ui%s%V>; "
-                                   "rel=\"next\"",
-                                   &ctx->name, &s[end - 1], page->n,
-                                   ctx->ns.len ? "&ns=" : "", &ctx->ns)
-                       - link.data;
+            q = ngx_sprintf(link.data, "</v2/%V/tags/list?last=",
+                            &ctx->name);
         }
+
+        q = ngx_http_harbor_escape_arg(q, &s[end - 1]);
+        q = ngx_sprintf(q, "&n=%ui", page->n);
+
+        if (!catalog && ctx->ns.len) {
+            q = ngx_cpymem(q, "&ns=", sizeof("&ns=") - 1);
+            q = ngx_http_harbor_escape_arg(q, &ctx->ns);
+        }
+
+        q = ngx_cpymem(q, ">; rel=\"next\"", sizeof(">; rel=\"next\"") - 1);
+
+        link.len = q - link.data;
 
         if (ngx_http_harbor_add_header(r, "Link", &link) != NGX_OK) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
