@@ -9,10 +9,12 @@
  * come from directory names, which are checked against the OCI grammars
  * before they are emitted (so they need no JSON escaping), sorted bytewise
  * and paged with n/last and a Link header in distribution's format (query
- * keys sorted: last, n, then ns).  The catalog walk never follows a
- * symlink below repositories/ (d_type or lstat), and every directory it
- * starts from is first tested through the open file cache with symlinks
- * refused.  A referrers index is served as stored, or re-emitted with only
+ * keys sorted: last, n, then ns; values percent-encoded).  Every
+ * directory is opened as the store's files are (ngx_http_harbor_open_dir():
+ * symlinks refused), and the catalog walk never descends into a symlinked
+ * entry (d_type or lstat).  A directory the worker may not read is a store
+ * fault: 500 with one [error] line naming it, for the catalog as for
+ * tags/list, never a shorter list.  A referrers index is served as stored, or re-emitted with only
  * the descriptors of the requested artifactType.
  */
 
@@ -228,22 +230,10 @@ ngx_http_harbor_list_tags(ngx_http_request_t *r, ngx_http_harbor_ctx_t *ctx,
         return NGX_ERROR;
     }
 
-    rc = ngx_http_harbor_open(r, &dirpath, &of, NGX_HTTP_HARBOR_TEST_DIR);
+    rc = ngx_http_harbor_open_dir(r, &dirpath, &dir);
 
     if (rc != NGX_OK) {
         return (rc == NGX_DECLINED) ? NGX_OK : NGX_ERROR;
-    }
-
-    if (ngx_open_dir(&dirpath, &dir) == NGX_ERROR) {
-        err = ngx_errno;
-
-        if (err == NGX_ENOENT || err == NGX_ENOTDIR) {
-            return NGX_OK;
-        }
-
-        ngx_log_error(NGX_LOG_CRIT, r->connection->log, err,
-                      ngx_open_dir_n " \"%s\" failed", dirpath.data);
-        return NGX_ERROR;
     }
 
     parts[0] = dirpath;
@@ -321,9 +311,7 @@ ngx_http_harbor_catalog_handler(ngx_http_request_t *r,
     u_char                      *buf, *p;
     size_t                       base;
     ngx_int_t                    rc;
-    ngx_str_t                    path;
     ngx_array_t                  repos;
-    ngx_open_file_info_t         of;
     ngx_http_harbor_page_t       page;
     ngx_http_harbor_loc_conf_t  *hlcf;
 
@@ -356,18 +344,9 @@ ngx_http_harbor_catalog_handler(ngx_http_request_t *r,
     p = ngx_cpymem(p, "/repositories", sizeof("/repositories") - 1);
     *p = '\0';
 
-    path.data = buf;
-    path.len = base;
+    /* an unreadable directory anywhere fails the whole catalog: 500 */
 
-    rc = ngx_http_harbor_open(r, &path, &of, NGX_HTTP_HARBOR_TEST_DIR);
-
-    if (rc == NGX_ERROR) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    if (rc == NGX_OK
-        && ngx_http_harbor_catalog_walk(r, &repos, buf, base, 0) != NGX_OK)
-    {
+    if (ngx_http_harbor_catalog_walk(r, &repos, buf, base, 0) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -397,18 +376,12 @@ ngx_http_harbor_catalog_walk(ngx_http_request_t *r, ngx_array_t *repos,
     path.data = buf;
     path.len = base + rel;
 
-    if (ngx_open_dir(&path, &dir) == NGX_ERROR) {
-        err = ngx_errno;
+    /* absent (a fresh store, a repository deleted meanwhile): nothing */
 
-        if (err == NGX_ENOENT || err == NGX_ENOTDIR || err == NGX_EACCES) {
-            ngx_log_error(NGX_LOG_INFO, r->connection->log, err,
-                          ngx_open_dir_n " \"%s\" failed", buf);
-            return NGX_OK;
-        }
+    rc = ngx_http_harbor_open_dir(r, &path, &dir);
 
-        ngx_log_error(NGX_LOG_CRIT, r->connection->log, err,
-                      ngx_open_dir_n " \"%s\" failed", buf);
-        return NGX_ERROR;
+    if (rc != NGX_OK) {
+        return (rc == NGX_DECLINED) ? NGX_OK : NGX_ERROR;
     }
 
     rc = NGX_OK;
