@@ -14,8 +14,9 @@
  * symlinks refused), and the catalog walk never descends into a symlinked
  * entry (d_type or lstat).  A directory the worker may not read is a store
  * fault: 500 with one [error] line naming it, for the catalog as for
- * tags/list, never a shorter list.  A referrers index is served as stored, or re-emitted with only
- * the descriptors of the requested artifactType.
+ * tags/list, never a shorter list.  A referrers index is served as
+ * stored, or re-emitted with only the descriptors of the requested
+ * artifactType.
  */
 
 
