@@ -1,9 +1,9 @@
-# harbor_root that cannot be served: nginx starts (a store may appear
-# later; the [warn] at start and in "nginx -t" is checked by
-# tests/integration/t_store_faults.sh); the ping answers 503 so that health checks
-# take the edge out, and every read is a store fault (500 with one [error]
-# line naming the root), never a miss.  Wrong permissions, which need an
-# unprivileged worker, are in tests/integration/t_store_faults.sh.
+# A harbor_root that cannot be served: nginx starts (a store may appear
+# later), the ping answers 503 so that health checks take the edge out,
+# and every read is a store fault (500 with an [error] line naming the
+# root), never a miss.  The [warn] at start and in "nginx -t", and wrong
+# permissions (they need an unprivileged worker), are checked by
+# tests/integration/t_store_faults.sh.
 use Test::Nginx::Socket;
 use lib 't/lib';
 use HarborStore;
