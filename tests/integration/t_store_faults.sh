@@ -17,7 +17,10 @@
 #   - harbor_root unreadable by the worker user: "nginx -t" names the user
 #     and the path, the ping answers 503;
 #   - harbor_root replaced after the configuration was loaded: the ping
-#     answers 503 until a reload.
+#     answers 503 until a reload;
+#   - a kernel without openat2() (an LD_PRELOAD shim answers ENOSYS): the
+#     module says so and opens component by component, with the same
+#     answers (symlinks refused, unreadable files 500).
 #
 # Exit: 0 pass, 77 skip (not root, no module), 1 fail.
 
@@ -243,5 +246,84 @@ for i in $(seq 50); do
     sleep 0.1
 done
 he_eq "after the reload: ping 200 on the new root" "$(get GET /v2/)" "200 {}"
+
+# ------------------------------------------------------------ no openat2()
+
+# A kernel before 5.6 (or a seccomp filter) answers ENOSYS: the module says
+# so once and opens component by component, with the same answers.  An
+# LD_PRELOAD shim makes syscall(SYS_openat2) fail that way.
+if command -v cc >/dev/null 2>&1; then
+    cat > "$d/noopenat2.c" <<'C'
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <sys/syscall.h>
+
+long
+syscall(long n, ...)
+{
+    int             i;
+    long            a[6];
+    va_list         ap;
+    static long   (*real)(long, ...);
+
+    va_start(ap, n);
+    for (i = 0; i < 6; i++) {
+        a[i] = va_arg(ap, long);
+    }
+    va_end(ap);
+
+    if (n == SYS_openat2) {
+        errno = ENOSYS;
+        return -1;
+    }
+
+    if (real == NULL) {
+        real = (long (*)(long, ...)) dlsym(RTLD_NEXT, "syscall");
+    }
+
+    return real(n, a[0], a[1], a[2], a[3], a[4], a[5]);
+}
+C
+    cc -shared -fPIC -o "$d/noopenat2.so" "$d/noopenat2.c" -ldl \
+        || he_fail "could not build the ENOSYS shim"
+    root=$root.old
+    v2=$root/docker/registry/v2
+    mkdir -p "$v2/repositories/lib/other/_manifests/tags/sym/current"
+    ln -s "$v2/repositories/lib/app/_manifests/tags/v1/current/link" \
+        "$v2/repositories/lib/other/_manifests/tags/sym/current/link"
+    LD_PRELOAD=$d/noopenat2.so he_nginx_start "$d/ngx3" "$root" >/dev/null \
+        || he_fail "nginx under the ENOSYS shim did not start"
+    base=http://127.0.0.1:$HE_NGINX_PORT
+    errlog=$HE_NGINX_DIR/logs/error.log
+    he_eq "no openat2: manifest" "$(get GET /v2/lib/app/manifests/v1 | cut -c1-3)" "200"
+    he_eq "no openat2: blob" "$(get GET /v2/lib/app/blobs/$layer | cut -c1-3)" "200"
+    grep -a -q "openat2() is not available" "$errlog" \
+        || he_fail "no notice that openat2() is not available"
+    he_pass "no openat2: the module says it opens component by component"
+    empty_log
+    he_eq "no openat2: a symlinked tag link is refused (a miss)" \
+        "$(get GET /v2/lib/other/manifests/sym | cut -c1-3)" "404"
+    grep -a -q "Too many levels of symbolic links" "$errlog" \
+        || he_fail "no symlink refusal logged"
+    he_pass "no openat2: the symlink refusal is logged"
+    chmod 000 "$v2/blobs/sha256/${layer:7:2}/${layer:7}/data"
+    empty_log
+    he_eq "no openat2: an unreadable blob is 500 too" \
+        "$(get GET /v2/lib/app/blobs/$layer | cut -c1-3)" "500"
+    one_error "no openat2: unreadable blob" \
+        "$v2/blobs/sha256/${layer:7:2}/${layer:7}/data"
+    chmod 000 "$v2/repositories/lib/other"
+    empty_log
+    he_eq "no openat2: an unreadable subtree fails the catalog" \
+        "$(get GET /v2/_catalog | cut -c1-3)" "500"
+    one_error "no openat2: unreadable subtree" "$v2/repositories/lib/other"
+    chmod 755 "$v2/repositories/lib/other"
+    chmod 644 "$v2/blobs/sha256/${layer:7:2}/${layer:7}/data"
+else
+    he_log "no cc: the ENOSYS fallback is not checked"
+fi
 
 he_pass "t_store_faults done in $(he_elapsed)s"
