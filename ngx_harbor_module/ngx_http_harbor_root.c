@@ -7,7 +7,7 @@
 /*
  * harbor_root as an open directory.  Each distinct harbor_root is opened
  * once per configuration, by the master in init_module, with
- * O_PATH|O_DIRECTORY; the workers inherit that descriptor and open every
+ * O_PATH|O_DIRECTORY|O_CLOEXEC; the workers inherit that descriptor and open every
  * store file relative to it with one openat2(2) (ngx_http_harbor_store.c).
  * So the root is the directory that was there when the configuration was
  * loaded: a root re-pointed since (a symlink flipped, a mount) is served
@@ -31,6 +31,13 @@
 
 
 #define NGX_HTTP_HARBOR_GROUPS_MAX  256
+
+/* a descriptor to look up from, not to read: O_PATH where there is one */
+#if (NGX_HAVE_O_PATH)
+#define NGX_HTTP_HARBOR_ROOT_FLAGS  (O_PATH|O_DIRECTORY|O_CLOEXEC)
+#else
+#define NGX_HTTP_HARBOR_ROOT_FLAGS  (O_RDONLY|O_DIRECTORY|O_CLOEXEC)
+#endif
 
 #define NGX_HTTP_HARBOR_MAY_READ    4
 #define NGX_HTTP_HARBOR_MAY_SEARCH  1
@@ -158,8 +165,7 @@ ngx_http_harbor_root_open(ngx_cycle_t *cycle, ngx_http_harbor_root_t *root)
 {
     ngx_err_t  err;
 
-    root->fd = open((char *) root->path.data,
-                    O_PATH|O_DIRECTORY|O_CLOEXEC);
+    root->fd = open((char *) root->path.data, NGX_HTTP_HARBOR_ROOT_FLAGS);
 
     if (root->fd != NGX_INVALID_FILE) {
         return;
@@ -389,7 +395,7 @@ ngx_http_harbor_root_fd(ngx_http_request_t *r, ngx_http_harbor_root_t *root)
         return root->fd;
     }
 
-    root->fd = open((char *) root->path.data, O_PATH|O_DIRECTORY|O_CLOEXEC);
+    root->fd = open((char *) root->path.data, NGX_HTTP_HARBOR_ROOT_FLAGS);
 
     if (root->fd == NGX_INVALID_FILE) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, ngx_errno,
