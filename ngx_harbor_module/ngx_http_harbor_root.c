@@ -7,8 +7,9 @@
 /*
  * harbor_root as an open directory.  Each distinct harbor_root is opened
  * once per configuration, by the master in init_module, with
- * O_PATH|O_DIRECTORY|O_CLOEXEC; the workers inherit that descriptor and open every
- * store file relative to it with one openat2(2) (ngx_http_harbor_store.c).
+ * O_PATH|O_DIRECTORY|O_CLOEXEC; the workers inherit that descriptor and
+ * open every store file relative to it with one openat2(2)
+ * (ngx_http_harbor_store.c).
  * So the root is the directory that was there when the configuration was
  * loaded: a root re-pointed since (a symlink flipped, a mount) is served
  * after a reload, and until then the ping says so.  A root that is missing
