@@ -404,6 +404,8 @@ ngx_int_t ngx_http_harbor_blob_path(ngx_http_request_t *r,
     ngx_http_harbor_digest_t *d, ngx_str_t *path);
 ngx_int_t ngx_http_harbor_open(ngx_http_request_t *r, ngx_str_t *path,
     ngx_open_file_info_t *of, ngx_uint_t flags);
+ngx_int_t ngx_http_harbor_open_dir(ngx_http_request_t *r, ngx_str_t *path,
+    ngx_dir_t *dir);
 ngx_int_t ngx_http_harbor_read_link(ngx_http_request_t *r, ngx_str_t *path,
     ngx_http_harbor_digest_t *d, ngx_uint_t flags, time_t *mtime);
 ngx_int_t ngx_http_harbor_linked(ngx_http_request_t *r, ngx_str_t *repo,
@@ -412,8 +414,6 @@ ngx_int_t ngx_http_harbor_open_content(ngx_http_request_t *r,
     ngx_http_harbor_ctx_t *ctx, ngx_uint_t manifest);
 ngx_int_t ngx_http_harbor_read_file(ngx_http_request_t *r, ngx_str_t *path,
     ngx_open_file_info_t *of, u_char *buf);
-ngx_int_t ngx_http_harbor_open_dir(ngx_http_request_t *r, ngx_str_t *path,
-    ngx_dir_t *dir);
 
 /* ngx_http_harbor_manifest.c */
 ngx_int_t ngx_http_harbor_manifest_handler(ngx_http_request_t *r,
