@@ -31,7 +31,10 @@
  * opened (no byte, size or existence of it leaks).  distribution's layout
  * has no symlinks; a refused one is logged at [error] since it means a
  * damaged store, and the request is a miss.  harbor_root itself may be a
- * symlink.
+ * symlink: with openat2() its path is resolved when the configuration is
+ * loaded, so a "disable_symlinks" whose "from=" starts above harbor_root
+ * is applied to the directories above the store by the component walk
+ * only.
  *
  * Errors: absent (ENOENT, ENOTDIR) is a miss; a file the worker may not
  * read (EACCES) or any other failure is a store fault: one [error] (or
