@@ -120,10 +120,23 @@ ngx_http_harbor_internal_error(ngx_http_request_t *r, ngx_int_t rc)
 }
 
 
+/*
+ * 503 while the store cannot be served (harbor_root missing, replaced or
+ * unreadable), so that health checks take the edge out
+ */
+
 static ngx_int_t
 ngx_http_harbor_ping(ngx_http_request_t *r)
 {
-    ngx_str_t  type;
+    ngx_str_t                    type;
+    ngx_http_harbor_loc_conf_t  *hlcf;
+
+    hlcf = ngx_http_get_module_loc_conf(r, ngx_http_harbor_module);
+
+    if (ngx_http_harbor_root_usable(r, hlcf->store) != NGX_OK) {
+        return ngx_http_harbor_send_error(r, NGX_HTTP_HARBOR_UNAVAILABLE, 0,
+                                          "the store is not usable");
+    }
 
     type = ngx_http_harbor_json_type;
 

@@ -9,11 +9,14 @@
  * come from directory names, which are checked against the OCI grammars
  * before they are emitted (so they need no JSON escaping), sorted bytewise
  * and paged with n/last and a Link header in distribution's format (query
- * keys sorted: last, n, then ns).  The catalog walk never follows a
- * symlink below repositories/ (d_type or lstat), and every directory it
- * starts from is first tested through the open file cache with symlinks
- * refused.  A referrers index is served as stored, or re-emitted with only
- * the descriptors of the requested artifactType.
+ * keys sorted: last, n, then ns; values percent-encoded).  Every
+ * directory is opened as the store's files are (ngx_http_harbor_open_dir():
+ * symlinks refused), and the catalog walk never descends into a symlinked
+ * entry (d_type or lstat).  A directory the worker may not read is a store
+ * fault: 500 with one [error] line naming it, for the catalog as for
+ * tags/list, never a shorter list.  A referrers index is served as
+ * stored, or re-emitted with only the descriptors of the requested
+ * artifactType.
  */
 
 
@@ -47,6 +50,7 @@ static int ngx_libc_cdecl ngx_http_harbor_cmp(const void *one,
     const void *two);
 static ngx_int_t ngx_http_harbor_push(ngx_array_t *a, ngx_pool_t *pool,
     u_char *data, size_t len);
+static u_char *ngx_http_harbor_escape_arg(u_char *dst, ngx_str_t *src);
 
 
 static ngx_str_t  ngx_http_harbor_index_type =
@@ -227,22 +231,10 @@ ngx_http_harbor_list_tags(ngx_http_request_t *r, ngx_http_harbor_ctx_t *ctx,
         return NGX_ERROR;
     }
 
-    rc = ngx_http_harbor_open(r, &dirpath, &of, NGX_HTTP_HARBOR_TEST_DIR);
+    rc = ngx_http_harbor_open_dir(r, &dirpath, &dir);
 
     if (rc != NGX_OK) {
         return (rc == NGX_DECLINED) ? NGX_OK : NGX_ERROR;
-    }
-
-    if (ngx_open_dir(&dirpath, &dir) == NGX_ERROR) {
-        err = ngx_errno;
-
-        if (err == NGX_ENOENT || err == NGX_ENOTDIR) {
-            return NGX_OK;
-        }
-
-        ngx_log_error(NGX_LOG_CRIT, r->connection->log, err,
-                      ngx_open_dir_n " \"%s\" failed", dirpath.data);
-        return NGX_ERROR;
     }
 
     parts[0] = dirpath;
@@ -320,9 +312,7 @@ ngx_http_harbor_catalog_handler(ngx_http_request_t *r,
     u_char                      *buf, *p;
     size_t                       base;
     ngx_int_t                    rc;
-    ngx_str_t                    path;
     ngx_array_t                  repos;
-    ngx_open_file_info_t         of;
     ngx_http_harbor_page_t       page;
     ngx_http_harbor_loc_conf_t  *hlcf;
 
@@ -355,18 +345,9 @@ ngx_http_harbor_catalog_handler(ngx_http_request_t *r,
     p = ngx_cpymem(p, "/repositories", sizeof("/repositories") - 1);
     *p = '\0';
 
-    path.data = buf;
-    path.len = base;
+    /* an unreadable directory anywhere fails the whole catalog: 500 */
 
-    rc = ngx_http_harbor_open(r, &path, &of, NGX_HTTP_HARBOR_TEST_DIR);
-
-    if (rc == NGX_ERROR) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    if (rc == NGX_OK
-        && ngx_http_harbor_catalog_walk(r, &repos, buf, base, 0) != NGX_OK)
-    {
+    if (ngx_http_harbor_catalog_walk(r, &repos, buf, base, 0) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -396,18 +377,12 @@ ngx_http_harbor_catalog_walk(ngx_http_request_t *r, ngx_array_t *repos,
     path.data = buf;
     path.len = base + rel;
 
-    if (ngx_open_dir(&path, &dir) == NGX_ERROR) {
-        err = ngx_errno;
+    /* absent (a fresh store, a repository deleted meanwhile): nothing */
 
-        if (err == NGX_ENOENT || err == NGX_ENOTDIR || err == NGX_EACCES) {
-            ngx_log_error(NGX_LOG_INFO, r->connection->log, err,
-                          ngx_open_dir_n " \"%s\" failed", buf);
-            return NGX_OK;
-        }
+    rc = ngx_http_harbor_open_dir(r, &path, &dir);
 
-        ngx_log_error(NGX_LOG_CRIT, r->connection->log, err,
-                      ngx_open_dir_n " \"%s\" failed", buf);
-        return NGX_ERROR;
+    if (rc != NGX_OK) {
+        return (rc == NGX_DECLINED) ? NGX_OK : NGX_ERROR;
     }
 
     rc = NGX_OK;
@@ -510,6 +485,40 @@ ngx_http_harbor_push(ngx_array_t *a, ngx_pool_t *pool, u_char *data,
 }
 
 
+/*
+ * a query value: every byte but the unreserved ones (RFC 3986) becomes
+ * %XX, so "a/b" is "a%2Fb" as in distribution's Link; at most 3 bytes per
+ * byte of src
+ */
+
+static u_char *
+ngx_http_harbor_escape_arg(u_char *dst, ngx_str_t *src)
+{
+    u_char      c;
+    ngx_uint_t  i;
+
+    static u_char  hex[] = "0123456789ABCDEF";
+
+    for (i = 0; i < src->len; i++) {
+        c = src->data[i];
+
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+            || (c >= '0' && c <= '9')
+            || c == '-' || c == '.' || c == '_' || c == '~')
+        {
+            *dst++ = c;
+            continue;
+        }
+
+        *dst++ = '%';
+        *dst++ = hex[c >> 4];
+        *dst++ = hex[c & 0xf];
+    }
+
+    return dst;
+}
+
+
 static int ngx_libc_cdecl
 ngx_http_harbor_cmp(const void *one, const void *two)
 {
@@ -529,7 +538,7 @@ static ngx_int_t
 ngx_http_harbor_send_list(ngx_http_request_t *r, ngx_http_harbor_ctx_t *ctx,
     ngx_array_t *items, ngx_http_harbor_page_t *page)
 {
-    u_char      *body, *p;
+    u_char      *body, *p, *q;
     size_t       len;
     ngx_str_t    link, type, *s;
     ngx_uint_t   i, start, end, catalog;
@@ -603,9 +612,12 @@ ngx_http_harbor_send_list(ngx_http_request_t *r, ngx_http_harbor_ctx_t *ctx,
 
     if (end < items->nelts && end > start) {
 
+        /* query values escaped as Go's url.Values.Encode() does */
+
         len = sizeof("</v2/_catalog?last=&n=>; rel=\"next\"") - 1
-              + sizeof("/tags/list") - 1 + ctx->name.len + s[end - 1].len
-              + NGX_INT_T_LEN + sizeof("&ns=") - 1 + ctx->ns.len;
+              + sizeof("/tags/list") - 1 + ctx->name.len
+              + 3 * s[end - 1].len + NGX_INT_T_LEN
+              + sizeof("&ns=") - 1 + 3 * ctx->ns.len;
 
         link.data = ngx_pnalloc(r->pool, len);
         if (link.data == NULL) {
@@ -613,19 +625,25 @@ ngx_http_harbor_send_list(ngx_http_request_t *r, ngx_http_harbor_ctx_t *ctx,
         }
 
         if (catalog) {
-            link.len = ngx_sprintf(link.data,
-                                   "</v2/_catalog?last=%V&n=%ui>; rel=\"next\"",
-                                   &s[end - 1], page->n)
-                       - link.data;
+            q = ngx_cpymem(link.data, "</v2/_catalog?last=",
+                           sizeof("</v2/_catalog?last=") - 1);
 
         } else {
-            link.len = ngx_sprintf(link.data,
-                                   "</v2/%V/tags/list?last=%V&n=%ui%s%V>; "
-                                   "rel=\"next\"",
-                                   &ctx->name, &s[end - 1], page->n,
-                                   ctx->ns.len ? "&ns=" : "", &ctx->ns)
-                       - link.data;
+            q = ngx_sprintf(link.data, "</v2/%V/tags/list?last=",
+                            &ctx->name);
         }
+
+        q = ngx_http_harbor_escape_arg(q, &s[end - 1]);
+        q = ngx_sprintf(q, "&n=%ui", page->n);
+
+        if (!catalog && ctx->ns.len) {
+            q = ngx_cpymem(q, "&ns=", sizeof("&ns=") - 1);
+            q = ngx_http_harbor_escape_arg(q, &ctx->ns);
+        }
+
+        q = ngx_cpymem(q, ">; rel=\"next\"", sizeof(">; rel=\"next\"") - 1);
+
+        link.len = q - link.data;
 
         if (ngx_http_harbor_add_header(r, "Link", &link) != NGX_OK) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;

@@ -43,6 +43,7 @@ static char *ngx_http_harbor_shm_size(ngx_conf_t *cf, void *post,
 static ngx_int_t ngx_http_harbor_check_miss_pass(ngx_conf_t *cf,
     ngx_http_harbor_main_conf_t *hmcf);
 static ngx_int_t ngx_http_harbor_init(ngx_conf_t *cf);
+static ngx_int_t ngx_http_harbor_init_module(ngx_cycle_t *cycle);
 
 
 static ngx_conf_enum_t  ngx_http_harbor_verify_modes[] = {
@@ -199,7 +200,7 @@ ngx_module_t  ngx_http_harbor_module = {
     ngx_http_harbor_commands,              /* module directives */
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
-    NULL,                                  /* init module */
+    ngx_http_harbor_init_module,           /* init module */
     NULL,                                  /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
@@ -235,6 +236,13 @@ ngx_http_harbor_create_main_conf(ngx_conf_t *cf)
         return NULL;
     }
 
+    if (ngx_array_init(&hmcf->roots, cf->pool, 2,
+                       sizeof(ngx_http_harbor_root_t *))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
     return hmcf;
 }
 
@@ -265,6 +273,7 @@ ngx_http_harbor_create_loc_conf(ngx_conf_t *cf)
      *
      *     conf->root = { 0, NULL };
      *     conf->v2 = { 0, NULL };
+     *     conf->store = NULL;
      *     conf->thread_pool_name = { 0, NULL };
      *     conf->thread_pool = NULL;
      *     conf->miss_pass = { 0, NULL };
@@ -297,6 +306,7 @@ ngx_http_harbor_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     if (conf->root.data == NULL) {
         conf->root = prev->root;
         conf->v2 = prev->v2;
+        conf->store = prev->store;
     }
 
     ngx_conf_merge_value(conf->registry, prev->registry, 0);
@@ -456,6 +466,11 @@ ngx_http_harbor_root(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     if (hlcf->root.len == 0) {
         hlcf->root.len = 1;
+    }
+
+    hlcf->store = ngx_http_harbor_root_add(cf, &hlcf->root);
+    if (hlcf->store == NULL) {
+        return NGX_CONF_ERROR;
     }
 
     return NGX_CONF_OK;
@@ -653,6 +668,26 @@ ngx_http_harbor_init(ngx_conf_t *cf)
     *h = ngx_http_harbor_handler;
 
     return NGX_OK;
+}
+
+
+/*
+ * the roots are opened once the configuration is whole (the worker user is
+ * known then, for the warnings), also by "nginx -t"
+ */
+
+static ngx_int_t
+ngx_http_harbor_init_module(ngx_cycle_t *cycle)
+{
+    ngx_http_harbor_main_conf_t  *hmcf;
+
+    hmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_harbor_module);
+
+    if (hmcf == NULL) {
+        return NGX_OK;
+    }
+
+    return ngx_http_harbor_roots_init(cycle, hmcf);
 }
 
 

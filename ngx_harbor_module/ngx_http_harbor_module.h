@@ -181,6 +181,18 @@ typedef struct {
 } ngx_http_harbor_miss_pass_t;
 
 
+/*
+ * a harbor_root: its directory opened once per configuration, the base of
+ * every openat2(2) of the store (ngx_http_harbor_root.c)
+ */
+typedef struct {
+    ngx_str_t                   path;       /* NUL-terminated */
+    ngx_fd_t                    fd;         /* O_PATH, or NGX_INVALID_FILE */
+    u_char                     *file;       /* where harbor_root was set */
+    ngx_uint_t                  line;
+} ngx_http_harbor_root_t;
+
+
 typedef struct {
     size_t                      shm_size;
     ngx_shm_zone_t             *shm_zone;
@@ -188,6 +200,8 @@ typedef struct {
 
     /* harbor_miss_pass names, checked once the named locations are known */
     ngx_array_t                 miss_passes;
+
+    ngx_array_t                 roots;      /* of ngx_http_harbor_root_t * */
 
     /*
      * each worker's own (the configuration is copied by fork): the blobs
@@ -203,6 +217,7 @@ typedef struct {
 typedef struct {
     ngx_str_t                   root;       /* harbor_root as given */
     ngx_str_t                   v2;         /* root + "/docker/registry/v2" */
+    ngx_http_harbor_root_t     *store;      /* the root opened */
     ngx_flag_t                  registry;
     ngx_uint_t                  verify;
     ngx_str_t                   thread_pool_name;
@@ -372,6 +387,16 @@ ngx_int_t ngx_http_harbor_parse_number(u_char *p, size_t len,
 ngx_int_t ngx_http_harbor_parse_host(u_char *p, size_t len);
 ngx_int_t ngx_http_harbor_parse_media_type(u_char *p, size_t len);
 
+/* ngx_http_harbor_root.c */
+ngx_http_harbor_root_t *ngx_http_harbor_root_add(ngx_conf_t *cf,
+    ngx_str_t *path);
+ngx_int_t ngx_http_harbor_roots_init(ngx_cycle_t *cycle,
+    ngx_http_harbor_main_conf_t *hmcf);
+ngx_fd_t ngx_http_harbor_root_fd(ngx_http_request_t *r,
+    ngx_http_harbor_root_t *root);
+ngx_int_t ngx_http_harbor_root_usable(ngx_http_request_t *r,
+    ngx_http_harbor_root_t *root);
+
 /* ngx_http_harbor_store.c */
 ngx_int_t ngx_http_harbor_path(ngx_pool_t *pool, ngx_str_t *path,
     ngx_str_t *parts, ngx_uint_t n);
@@ -379,6 +404,8 @@ ngx_int_t ngx_http_harbor_blob_path(ngx_http_request_t *r,
     ngx_http_harbor_digest_t *d, ngx_str_t *path);
 ngx_int_t ngx_http_harbor_open(ngx_http_request_t *r, ngx_str_t *path,
     ngx_open_file_info_t *of, ngx_uint_t flags);
+ngx_int_t ngx_http_harbor_open_dir(ngx_http_request_t *r, ngx_str_t *path,
+    ngx_dir_t *dir);
 ngx_int_t ngx_http_harbor_read_link(ngx_http_request_t *r, ngx_str_t *path,
     ngx_http_harbor_digest_t *d, ngx_uint_t flags, time_t *mtime);
 ngx_int_t ngx_http_harbor_linked(ngx_http_request_t *r, ngx_str_t *repo,

@@ -40,7 +40,7 @@ static ngx_int_t ngx_http_harbor_route(ngx_http_request_t *r,
 static ngx_int_t ngx_http_harbor_route_invalid(ngx_http_request_t *r,
     ngx_http_harbor_ctx_t *ctx, ngx_uint_t err, char *log, char *message);
 static ngx_int_t ngx_http_harbor_route_reference(ngx_http_harbor_ctx_t *ctx,
-    ngx_str_t *ref, ngx_uint_t *err, char **message);
+    ngx_str_t *ref, ngx_uint_t *err, char **log, char **message);
 static ngx_int_t ngx_http_harbor_map_ns(ngx_http_request_t *r,
     ngx_http_harbor_ctx_t *ctx, ngx_array_t *nss);
 static void ngx_http_harbor_request_cleanup(void *data);
@@ -174,7 +174,7 @@ ngx_http_harbor_request_cleanup(void *data)
 static ngx_int_t
 ngx_http_harbor_route(ngx_http_request_t *r, ngx_http_harbor_ctx_t *ctx)
 {
-    char                        *message;
+    char                        *log, *message;
     ngx_int_t                    rc, ref_rc;
     ngx_str_t                    name, ref;
     ngx_uint_t                   valid, err;
@@ -205,10 +205,12 @@ ngx_http_harbor_route(ngx_http_request_t *r, ngx_http_harbor_ctx_t *ctx)
 
     ref_rc = NGX_OK;
     err = 0;
+    log = NULL;
     message = NULL;
 
     if (ref.len) {
-        ref_rc = ngx_http_harbor_route_reference(ctx, &ref, &err, &message);
+        ref_rc = ngx_http_harbor_route_reference(ctx, &ref, &err, &log,
+                                                 &message);
     }
 
     /* what fails first, in the order distribution checks */
@@ -249,7 +251,7 @@ ngx_http_harbor_route(ngx_http_request_t *r, ngx_http_harbor_ctx_t *ctx)
     }
 
     if (ref_rc != NGX_OK) {
-        return ngx_http_harbor_route_invalid(r, ctx, err, message, message);
+        return ngx_http_harbor_route_invalid(r, ctx, err, log, message);
     }
 
     return NGX_OK;
@@ -284,21 +286,27 @@ ngx_http_harbor_route_invalid(ngx_http_request_t *r,
 /*
  * The reference of a manifest (a tag, or a digest when it has a ':'), of a
  * blob or of referrers (a digest): NGX_OK with ctx->reference (and
- * ctx->digest) set, or NGX_DECLINED with the OCI error and its message.
+ * ctx->digest) set, or NGX_DECLINED with the OCI error, what to log and
+ * the message (NULL: the error's own).
  */
 
 static ngx_int_t
 ngx_http_harbor_route_reference(ngx_http_harbor_ctx_t *ctx, ngx_str_t *ref,
-    ngx_uint_t *err, char **message)
+    ngx_uint_t *err, char **log, char **message)
 {
     ngx_int_t  rc;
 
     if (ctx->kind == NGX_HTTP_HARBOR_MANIFEST
         && ngx_strlchr(ref->data, ref->data + ref->len, ':') == NULL)
     {
+        /*
+         * no manifest has such a tag: 404 MANIFEST_UNKNOWN, as the OCI
+         * spec asks and distribution and Harbor answer (not 400)
+         */
+
         if (!he_oci_tag(ref->data, ref->len)) {
-            *err = NGX_HTTP_HARBOR_TAG_INVALID;
-            *message = "invalid tag";
+            *err = NGX_HTTP_HARBOR_MANIFEST_UNKNOWN;
+            *log = "invalid tag";
             return NGX_DECLINED;
         }
 
@@ -313,6 +321,7 @@ ngx_http_harbor_route_reference(ngx_http_harbor_ctx_t *ctx, ngx_str_t *ref,
         *err = NGX_HTTP_HARBOR_DIGEST_INVALID;
         *message = (rc == NGX_DECLINED) ? "unsupported digest algorithm"
                                         : "invalid digest";
+        *log = *message;
         return NGX_DECLINED;
     }
 

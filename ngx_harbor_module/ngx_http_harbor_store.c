@@ -7,22 +7,39 @@
 /*
  * The store: distribution's filesystem layout under harbor_root.  Paths are
  * built from parts that the parser has already checked, into buffers of
- * exactly their size (plus the NUL that open(2) needs).  Every file is
- * opened through ngx_open_cached_file(), so open_file_cache applies, and
- * never through a symlink below harbor_root:
+ * exactly their size (plus the NUL that open(2) needs).  No file is ever
+ * opened through a symlink below harbor_root, nor outside it:
  *
- *   - "disable_symlinks on" is honoured as it is (its "from=" too, when it
- *     starts above the store);
- *   - "off" and "if_not_owner" become "on from=<harbor_root>": nginx then
- *     opens every component after harbor_root with openat(O_NOFOLLOW), so
- *     neither a symlinked link file nor a symlinked repository or blob
- *     directory can lead anywhere, inside the store or out of it, and what
- *     a symlink points to is never opened (no byte, size or existence of
- *     it leaks).  distribution's layout has no symlinks; a refused one is
- *     logged at [error] since it means a damaged store.  harbor_root
- *     itself may be a symlink.
- *   - directory listings test their directory the same way first and never
+ *   - where the kernel has openat2(2) (Linux 5.6) and open_file_cache is
+ *     off, a file or directory is opened with one openat2() relative to
+ *     the root's directory descriptor (ngx_http_harbor_root.c), with
+ *     RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS: a symlink anywhere below the
+ *     root, or an escape from it, fails the call (ELOOP, EXDEV).  Not
+ *     RESOLVE_NO_XDEV: a store may span mounts (blobs on another disk);
+ *   - else through ngx_open_cached_file(), so open_file_cache applies
+ *     (a cached file costs no system call at all), with symlinks refused
+ *     component by component: "disable_symlinks on" is honoured as it is
+ *     (its "from=" too, when it starts above the store); "off" and
+ *     "if_not_owner" become "on from=<harbor_root>": nginx then opens every
+ *     component after harbor_root with openat(O_NOFOLLOW).  This is also
+ *     the fallback when the kernel says ENOSYS;
+ *   - directory listings open their directory the same way and never
  *     descend into a symlinked entry (d_type, or lstat when unknown).
+ *
+ * Either way neither a symlinked link file nor a symlinked repository or
+ * blob directory can lead anywhere, and what a symlink points to is never
+ * opened (no byte, size or existence of it leaks).  distribution's layout
+ * has no symlinks; a refused one is logged at [error] since it means a
+ * damaged store, and the request is a miss.  harbor_root itself may be a
+ * symlink: with openat2() its path is resolved when the configuration is
+ * loaded, so a "disable_symlinks" whose "from=" starts above harbor_root
+ * is applied to the directories above the store by the component walk
+ * only.
+ *
+ * Errors: absent (ENOENT, ENOTDIR) is a miss; a file the worker may not
+ * read (EACCES) or any other failure is a store fault: one [error] (or
+ * [crit] for the unexpected) line naming the path, and NGX_ERROR, which
+ * the handlers answer with 500.
  *
  * Link files are read with one bounded pread (at most
  * NGX_HTTP_HARBOR_LINK_MAX bytes) and must hold exactly a digest.
@@ -36,12 +53,41 @@
 #include "ngx_http_harbor_module.h"
 
 
+#if (NGX_LINUX) && defined(__has_include)
+#if __has_include(<linux/openat2.h>)
+#include <linux/openat2.h>
+#include <sys/syscall.h>
+#if defined(SYS_openat2)
+#define NGX_HTTP_HARBOR_OPENAT2  1
+#endif
+#endif
+#endif
+
+
+/* as ngx_open_file_cache.c: smaller files get no read-ahead advice */
+#define NGX_HTTP_HARBOR_MIN_READ_AHEAD  (128 * 1024)
+
+
+#if (NGX_HTTP_HARBOR_OPENAT2)
+static ngx_fd_t ngx_http_harbor_openat2(ngx_http_request_t *r,
+    ngx_str_t *path, int flags);
+static ngx_int_t ngx_http_harbor_open_beneath(ngx_http_request_t *r,
+    ngx_str_t *path, ngx_open_file_info_t *of);
+#endif
 static void ngx_http_harbor_open_info(ngx_http_core_loc_conf_t *clcf,
     ngx_open_file_info_t *of, ngx_uint_t flags);
 static ngx_int_t ngx_http_harbor_open_type(ngx_http_request_t *r,
     ngx_str_t *path, ngx_open_file_info_t *of, ngx_uint_t test);
 static ngx_int_t ngx_http_harbor_open_error(ngx_http_request_t *r,
-    ngx_str_t *path, ngx_open_file_info_t *of, ngx_uint_t test);
+    ngx_str_t *path, ngx_err_t err, char *failed, ngx_uint_t test);
+
+
+#if (NGX_HTTP_HARBOR_OPENAT2)
+
+/* the kernel has no openat2() (or a seccomp filter refuses it) */
+static ngx_uint_t  ngx_http_harbor_no_openat2;
+
+#endif
 
 
 ngx_int_t
@@ -116,24 +162,52 @@ ngx_http_harbor_open(ngx_http_request_t *r, ngx_str_t *path,
 {
     ngx_uint_t                   test;
     ngx_http_core_loc_conf_t    *clcf;
+    ngx_http_harbor_loc_conf_t  *hlcf;
+#if (NGX_HTTP_HARBOR_OPENAT2)
+    ngx_int_t                    rc;
+#endif
 #if (NGX_HAVE_OPENAT)
     size_t                       from;
-    ngx_http_harbor_loc_conf_t  *hlcf;
 #endif
 
     clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+    hlcf = ngx_http_get_module_loc_conf(r, ngx_http_harbor_module);
 
     test = flags & NGX_HTTP_HARBOR_TEST_MASK;
 
     ngx_http_harbor_open_info(clcf, of, flags);
+
+    /* a root that cannot be opened is a store fault, not a miss */
+
+    if (ngx_http_harbor_root_fd(r, hlcf->store) == NGX_INVALID_FILE) {
+        return NGX_ERROR;
+    }
+
+#if (NGX_HTTP_HARBOR_OPENAT2)
+
+    if (clcf->open_file_cache == NULL && !ngx_http_harbor_no_openat2) {
+
+        rc = ngx_http_harbor_open_beneath(r, path, of);
+
+        if (rc == NGX_OK) {
+            return ngx_http_harbor_open_type(r, path, of, test);
+        }
+
+        if (rc == NGX_ERROR) {
+            return ngx_http_harbor_open_error(r, path, of->err, of->failed,
+                                              test);
+        }
+
+        /* NGX_DECLINED: no openat2(), the walk below */
+    }
+
+#endif
 
     if (ngx_http_set_disable_symlinks(r, clcf, path, of) != NGX_OK) {
         return NGX_ERROR;
     }
 
 #if (NGX_HAVE_OPENAT)
-
-    hlcf = ngx_http_get_module_loc_conf(r, ngx_http_harbor_module);
 
     /* the '/' that follows harbor_root in every path */
     from = hlcf->v2.len - (sizeof(NGX_HTTP_HARBOR_V2) - 1);
@@ -153,10 +227,240 @@ ngx_http_harbor_open(ngx_http_request_t *r, ngx_str_t *path,
     if (ngx_open_cached_file(clcf->open_file_cache, path, of, r->pool)
         != NGX_OK)
     {
-        return ngx_http_harbor_open_error(r, path, of, test);
+        return ngx_http_harbor_open_error(r, path, of->err, of->failed, test);
     }
 
     return ngx_http_harbor_open_type(r, path, of, test);
+}
+
+
+#if (NGX_HTTP_HARBOR_OPENAT2)
+
+/*
+ * path (under harbor_root) relative to the root's descriptor, in one
+ * system call that refuses symlinks and escapes; NGX_INVALID_FILE with
+ * errno set, or with ngx_http_harbor_no_openat2 set when the kernel has
+ * no openat2()
+ */
+
+static ngx_fd_t
+ngx_http_harbor_openat2(ngx_http_request_t *r, ngx_str_t *path, int flags)
+{
+    long                         fd;
+    size_t                       from;
+    ngx_err_t                    err;
+    struct open_how              how;
+    ngx_http_harbor_loc_conf_t  *hlcf;
+
+    hlcf = ngx_http_get_module_loc_conf(r, ngx_http_harbor_module);
+
+    /* the '/' after harbor_root: every store path starts with hlcf->v2 */
+    from = hlcf->v2.len - (sizeof(NGX_HTTP_HARBOR_V2) - 1);
+
+    ngx_memzero(&how, sizeof(struct open_how));
+
+    how.flags = flags | O_CLOEXEC;
+
+    /* RESOLVE_NO_SYMLINKS implies RESOLVE_NO_MAGICLINKS */
+    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS;
+
+    fd = syscall(SYS_openat2, hlcf->store->fd, path->data + from + 1, &how,
+                 sizeof(struct open_how));
+
+    if (fd != -1) {
+        return (ngx_fd_t) fd;
+    }
+
+    err = ngx_errno;
+
+    /*
+     * ENOSYS: a kernel before 5.6; EPERM: a seccomp filter that does not
+     * know the call (older container runtimes), as a read-only open never
+     * fails with EPERM otherwise
+     */
+
+    if (err == NGX_ENOSYS || err == NGX_EPERM) {
+        ngx_http_harbor_no_openat2 = 1;
+
+        ngx_log_error(NGX_LOG_NOTICE, r->connection->log, err,
+                      "harbor: openat2() is not available, store files "
+                      "are opened component by component");
+    }
+
+    ngx_set_errno(err);
+
+    return NGX_INVALID_FILE;
+}
+
+
+/*
+ * what ngx_open_cached_file() does without a cache, through openat2():
+ * NGX_OK with of filled (a regular file stays open until the request ends,
+ * unless only tested), NGX_ERROR with of->err (0: no memory), NGX_DECLINED
+ * when openat2() is not available
+ */
+
+static ngx_int_t
+ngx_http_harbor_open_beneath(ngx_http_request_t *r, ngx_str_t *path,
+    ngx_open_file_info_t *of)
+{
+    ngx_fd_t                  fd;
+    ngx_file_info_t           fi;
+    ngx_pool_cleanup_t       *cln;
+    ngx_pool_cleanup_file_t  *clnf;
+
+    of->fd = NGX_INVALID_FILE;
+    of->err = 0;
+
+    cln = NULL;
+
+    if (!of->test_only) {
+        cln = ngx_pool_cleanup_add(r->pool, sizeof(ngx_pool_cleanup_file_t));
+        if (cln == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    /* O_NONBLOCK as nginx: not to hang on a FIFO */
+
+    fd = ngx_http_harbor_openat2(r, path,
+                                 of->test_only ? O_PATH
+                                               : O_RDONLY|O_NONBLOCK);
+
+    if (fd == NGX_INVALID_FILE) {
+
+        if (ngx_http_harbor_no_openat2) {
+            return NGX_DECLINED;
+        }
+
+        of->err = ngx_errno;
+        of->failed = "openat2()";
+        return NGX_ERROR;
+    }
+
+    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) {
+        of->err = ngx_errno;
+        of->failed = ngx_fd_info_n;
+
+        if (ngx_close_file(fd) == NGX_FILE_ERROR) {
+            ngx_log_error(NGX_LOG_ALERT, r->connection->log, ngx_errno,
+                          ngx_close_file_n " \"%s\" failed", path->data);
+        }
+
+        return NGX_ERROR;
+    }
+
+    if (of->test_only || ngx_is_dir(&fi)) {
+        if (ngx_close_file(fd) == NGX_FILE_ERROR) {
+            ngx_log_error(NGX_LOG_ALERT, r->connection->log, ngx_errno,
+                          ngx_close_file_n " \"%s\" failed", path->data);
+        }
+
+    } else {
+        of->fd = fd;
+
+        cln->handler = ngx_pool_cleanup_file;
+        clnf = cln->data;
+
+        clnf->fd = fd;
+        clnf->name = path->data;
+        clnf->log = r->pool->log;
+
+        if (of->read_ahead
+            && ngx_file_size(&fi) > NGX_HTTP_HARBOR_MIN_READ_AHEAD)
+        {
+            if (ngx_read_ahead(fd, of->read_ahead) == NGX_ERROR) {
+                ngx_log_error(NGX_LOG_ALERT, r->connection->log, ngx_errno,
+                              ngx_read_ahead_n " \"%s\" failed",
+                              path->data);
+            }
+        }
+    }
+
+    of->uniq = ngx_file_uniq(&fi);
+    of->mtime = ngx_file_mtime(&fi);
+    of->size = ngx_file_size(&fi);
+    of->fs_size = ngx_file_fs_size(&fi);
+    of->is_dir = ngx_is_dir(&fi);
+    of->is_file = ngx_is_file(&fi);
+    of->is_link = ngx_is_link(&fi);
+    of->is_exec = ngx_is_exec(&fi);
+
+    return NGX_OK;
+}
+
+#endif
+
+
+/*
+ * a directory of the store to list, opened as its files are: NGX_OK,
+ * NGX_DECLINED if it is absent or refused (logged), NGX_ERROR (logged)
+ */
+
+ngx_int_t
+ngx_http_harbor_open_dir(ngx_http_request_t *r, ngx_str_t *path,
+    ngx_dir_t *dir)
+{
+    ngx_int_t                    rc;
+    ngx_err_t                    err;
+    ngx_open_file_info_t         of;
+    ngx_http_harbor_loc_conf_t  *hlcf;
+#if (NGX_HTTP_HARBOR_OPENAT2)
+    ngx_fd_t                     fd;
+#endif
+
+    hlcf = ngx_http_get_module_loc_conf(r, ngx_http_harbor_module);
+
+    if (ngx_http_harbor_root_fd(r, hlcf->store) == NGX_INVALID_FILE) {
+        return NGX_ERROR;
+    }
+
+#if (NGX_HTTP_HARBOR_OPENAT2)
+
+    if (!ngx_http_harbor_no_openat2) {
+
+        fd = ngx_http_harbor_openat2(r, path, O_RDONLY|O_DIRECTORY);
+
+        if (fd != NGX_INVALID_FILE) {
+            dir->dir = fdopendir(fd);
+
+            if (dir->dir == NULL) {
+                err = ngx_errno;
+                (void) ngx_close_file(fd);
+                ngx_log_error(NGX_LOG_CRIT, r->connection->log, err,
+                              "fdopendir() \"%s\" failed", path->data);
+                return NGX_ERROR;
+            }
+
+            dir->valid_info = 0;
+
+            return NGX_OK;
+        }
+
+        if (!ngx_http_harbor_no_openat2) {
+            return ngx_http_harbor_open_error(r, path, ngx_errno,
+                                              "openat2()",
+                                              NGX_HTTP_HARBOR_TEST_DIR);
+        }
+    }
+
+#endif
+
+    /* tested with symlinks refused first: opendir() would follow them */
+
+    rc = ngx_http_harbor_open(r, path, &of, NGX_HTTP_HARBOR_TEST_DIR);
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (ngx_open_dir(path, dir) == NGX_ERROR) {
+        err = ngx_errno;
+        return ngx_http_harbor_open_error(r, path, err, ngx_open_dir_n,
+                                          NGX_HTTP_HARBOR_TEST_DIR);
+    }
+
+    return NGX_OK;
 }
 
 
@@ -216,11 +520,11 @@ ngx_http_harbor_open_type(ngx_http_request_t *r, ngx_str_t *path,
 
 static ngx_int_t
 ngx_http_harbor_open_error(ngx_http_request_t *r, ngx_str_t *path,
-    ngx_open_file_info_t *of, ngx_uint_t test)
+    ngx_err_t err, char *failed, ngx_uint_t test)
 {
     ngx_uint_t  level;
 
-    switch (of->err) {
+    switch (err) {
 
     case 0:
         return NGX_ERROR;
@@ -232,20 +536,30 @@ ngx_http_harbor_open_error(ngx_http_request_t *r, ngx_str_t *path,
         /* an ordinary miss; a listing probes, it expects misses */
 
         if (test == NGX_HTTP_HARBOR_OPEN) {
-            ngx_log_error(NGX_LOG_INFO, r->connection->log, of->err,
-                          "harbor: %s \"%s\" failed", of->failed, path->data);
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, err,
+                          "harbor: %s \"%s\" failed", failed, path->data);
 
         } else {
-            ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, of->err,
-                           "harbor: %s \"%s\" failed",
-                           of->failed, path->data);
+            ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, err,
+                           "harbor: %s \"%s\" failed", failed, path->data);
         }
 
         return NGX_DECLINED;
 
     case NGX_ELOOP:
     case NGX_EMLINK:
+    case NGX_EXDEV:
+
+        /* a symlink refused: a damaged store, and a miss */
+
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, err,
+                      "harbor: %s \"%s\" failed", failed, path->data);
+        return NGX_DECLINED;
+
     case NGX_EACCES:
+
+        /* a store fault (permissions), never reported as "missing" */
+
         level = NGX_LOG_ERR;
         break;
 
@@ -254,10 +568,10 @@ ngx_http_harbor_open_error(ngx_http_request_t *r, ngx_str_t *path,
         break;
     }
 
-    ngx_log_error(level, r->connection->log, of->err,
-                  "harbor: %s \"%s\" failed", of->failed, path->data);
+    ngx_log_error(level, r->connection->log, err,
+                  "harbor: %s \"%s\" failed", failed, path->data);
 
-    return (level == NGX_LOG_ERR) ? NGX_DECLINED : NGX_ERROR;
+    return NGX_ERROR;
 }
 
 

@@ -156,11 +156,16 @@ GET /v2/Library/alpine/manifests/latest
 
 
 
-=== TEST 13: TAG_INVALID: 400
+=== TEST 13: a malformed tag names no manifest: 404 MANIFEST_UNKNOWN, not 400 TAG_INVALID (OCI spec, distribution, Harbor)
 --- request
 GET /v2/library/alpine/manifests/-latest
---- error_code: 400
---- response_body_like eval: HarborTest::err('TAG_INVALID')
+--- error_code: 404
+--- response_headers
+Content-Type: application/json; charset=utf-8
+Docker-Distribution-API-Version: registry/2.0
+--- response_body_like eval: HarborTest::err('MANIFEST_UNKNOWN')
+--- error_log
+invalid tag
 --- no_error_log
 [error]
 
@@ -226,5 +231,20 @@ HEAD /v2/library/alpine/blobs/sha256:xyz
 [404, 200]
 --- response_body_like eval
 [HarborTest::err('MANIFEST_UNKNOWN'), HarborTest::jbody('{}')]
+--- no_error_log
+[error]
+
+
+
+=== TEST 20: HEAD of a malformed tag (the conformance suite's): 404, no body; a malformed digest stays 400 DIGEST_INVALID
+--- request eval
+["HEAD /v2/library/alpine/manifests/.INVALID_MANIFEST_NAME",
+ "GET /v2/library/alpine/manifests/.INVALID_MANIFEST_NAME",
+ "GET /v2/library/alpine/manifests/sha256:xyz"]
+--- error_code eval
+[404, 404, 400]
+--- response_body_like eval
+[qr/\A\z/, HarborTest::err('MANIFEST_UNKNOWN'),
+ HarborTest::err('DIGEST_INVALID')]
 --- no_error_log
 [error]

@@ -120,6 +120,21 @@ HarborTest::jbody('{"name":"library/nginx","tags":["1.25"]}')
 
 
 
+=== TEST 13: the Link of a paginated tags/list percent-encodes ns (":" is %3A), and following it pages on
+--- request eval
+["GET /v2/library/nginx/tags/list?n=1&ns=registry.local:5000",
+ "GET /v2/library/nginx/tags/list?last=1.25&n=1&ns=registry.local%3A5000"]
+--- response_headers eval
+["Link: </v2/library/nginx/tags/list?last=1.25&n=1&ns=registry.local%3A5000>; rel=\"next\"",
+ "!Link"]
+--- response_body_like eval
+[HarborTest::jbody('{"name":"library/nginx","tags":["1.25"]}'),
+ HarborTest::jbody('{"name":"library/nginx","tags":["latest"]}')]
+--- no_error_log
+[error]
+
+
+
 === TEST 10: referrers through ns (none: empty index)
 --- request eval
 "GET /v2/library/nginx/referrers/" . ::D('nginx') . "?ns=docker.io"
