@@ -96,9 +96,9 @@ ngx_http_harbor_blob_handler(ngx_http_request_t *r,
             return ngx_http_harbor_blob_send(r, ctx);
 
         case NGX_ABORT:
-            ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                           "harbor: \"%s\" failed its hash before",
-                           ctx->path.data);
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "harbor: digest mismatch in \"%s\", remembered "
+                          "from an earlier hash", ctx->path.data);
             return ngx_http_harbor_miss(r, NGX_HTTP_HARBOR_BLOB_UNKNOWN, NULL);
 
         default:

@@ -32,7 +32,8 @@ add_response_body_check(sub {
 # One GET outside the test's own requests (run from --- init), so that the
 # block's request is the second one nginx sees for that blob.
 sub warm {
-    my $path = shift;
+    my ($path, $want) = @_;
+    $want //= 200;
     my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
                                      PeerPort => server_port_for_client(),
                                      Proto => 'tcp', Timeout => 5)
@@ -42,7 +43,8 @@ sub warm {
     local $/;
     my $resp = <$sock>;
     close $sock;
-    die "warm: $path: no 200\n" if ($resp // '') !~ m{^HTTP/1\.1 200 };
+    die "warm: $path: no 200\n"
+        if ($resp // '') !~ m{^HTTP/1\.1 $want };
 }
 
 our $MUT = "GET /v2/verify/repo/blobs/" . $S->{b}{mutable}{digest};
@@ -76,7 +78,23 @@ qr/harbor: digest mismatch in "\Q$::S->{b}{corrupt}{path}\E"/
 
 
 
-=== TEST 3: always: the corrupted blob is 404, logged
+=== TEST 3: once: a file that failed its hash is remembered, not hashed again per request
+--- http_config
+harbor_root $TEST_NGINX_HARBOR_ROOT;
+harbor_verify once;
+harbor_shm_size 2m;
+--- init
+main::warm("/v2/broken/repo/blobs/" . main::D('corrupt'), 404);
+--- request eval
+"GET /v2/broken/repo/blobs/" . ::D('corrupt')
+--- error_code: 404
+--- response_body_like eval: HarborTest::err('BLOB_UNKNOWN')
+--- error_log eval
+qr/harbor: digest mismatch in "\Q$::S->{b}{corrupt}{path}\E", remembered from an earlier hash/
+
+
+
+=== TEST 4: always: the corrupted blob is 404, logged
 --- http_config
 harbor_root $TEST_NGINX_HARBOR_ROOT;
 harbor_verify always;
@@ -89,7 +107,7 @@ qr/harbor: digest mismatch in "\Q$::S->{b}{corrupt}{path}\E"/
 
 
 
-=== TEST 4: off: the store is trusted, the bytes are sent as stored
+=== TEST 5: off: the store is trusted, the bytes are sent as stored
 --- http_config
 harbor_root $TEST_NGINX_HARBOR_ROOT;
 harbor_verify off;
@@ -101,7 +119,7 @@ harbor_verify off;
 
 
 
-=== TEST 5: once: a good blob over 1 MiB passes
+=== TEST 6: once: a good blob over 1 MiB passes
 --- http_config
 harbor_root $TEST_NGINX_HARBOR_ROOT;
 harbor_verify once;
@@ -115,7 +133,7 @@ harbor_verify once;
 
 
 
-=== TEST 6: always: a good blob over 1 MiB passes, HEAD too
+=== TEST 7: always: a good blob over 1 MiB passes, HEAD too
 --- http_config
 harbor_root $TEST_NGINX_HARBOR_ROOT;
 harbor_verify always;
@@ -133,7 +151,7 @@ harbor_verify always;
 
 
 
-=== TEST 7: once: a verified file rewritten in place (size and mtime put back) is hashed again, never served
+=== TEST 8: once: a verified file rewritten in place (size and mtime put back) is hashed again, never served
 --- http_config
 harbor_root $TEST_NGINX_HARBOR_ROOT;
 harbor_verify once;
@@ -151,7 +169,7 @@ harbor_verify once;
 
 
 
-=== TEST 8: once: a verified file whose mtime changed is hashed again and refused
+=== TEST 9: once: a verified file whose mtime changed is hashed again and refused
 --- http_config
 harbor_root $TEST_NGINX_HARBOR_ROOT;
 harbor_verify once;
@@ -170,7 +188,7 @@ harbor_shm_size 2m;
 
 
 
-=== TEST 9: always: the same in-place change is caught on the next request
+=== TEST 10: always: the same in-place change is caught on the next request
 --- http_config
 harbor_root $TEST_NGINX_HARBOR_ROOT;
 harbor_verify always;
@@ -188,7 +206,7 @@ harbor_verify always;
 
 
 
-=== TEST 10: harbor_verify_thread_pool with a declared pool
+=== TEST 11: harbor_verify_thread_pool with a declared pool
 --- main_config
 load_module $TEST_NGINX_HARBOR_MODULE;
 thread_pool harbor_hash threads=2;
@@ -204,7 +222,7 @@ harbor_verify_thread_pool harbor_hash;
 
 
 
-=== TEST 11: harbor_verify_thread_pool default, not declared: created like aio threads does
+=== TEST 12: harbor_verify_thread_pool default, not declared: created like aio threads does
 --- http_config
 harbor_root $TEST_NGINX_HARBOR_ROOT;
 harbor_verify always;
@@ -217,7 +235,7 @@ harbor_verify_thread_pool default;
 
 
 
-=== TEST 12: manifests are verified even with harbor_verify off
+=== TEST 13: manifests are verified even with harbor_verify off
 --- http_config
 harbor_root $TEST_NGINX_HARBOR_ROOT;
 harbor_verify off;
@@ -232,7 +250,7 @@ harbor: digest mismatch in "
 
 
 
-=== TEST 13: verify set per location
+=== TEST 14: verify set per location
 --- config
 location /v2/ {
     harbor_registry on;
@@ -251,7 +269,7 @@ qr/harbor: digest mismatch in "\Q$::S->{b}{corrupt}{path}\E"/
 
 
 
-=== TEST 14: once: the second request for a verified blob uses the cache
+=== TEST 15: once: the second request for a verified blob uses the cache
 --- log_level: debug
 --- http_config
 harbor_root $TEST_NGINX_HARBOR_ROOT;
@@ -269,7 +287,7 @@ verified before
 
 
 
-=== TEST 15: always: never from the cache
+=== TEST 16: always: never from the cache
 --- log_level: debug
 --- http_config
 harbor_root $TEST_NGINX_HARBOR_ROOT;

@@ -42,7 +42,7 @@ fi
 # Our own servroot and fixture store, so that two runs (or a run and
 # someone's `make test`) never share an nginx, a log or a store.
 work=$(mktemp -d /tmp/tnginx.XXXXXX)
-cleanup() { rm -rf "$work"; }
+cleanup() { [ -n "${TN_KEEP:-}" ] && { echo "kept $work" >&2; return; }; rm -rf "$work"; }
 trap cleanup EXIT
 # a snapshot of the module: a rebuild during the run must not change it
 cp "$TEST_NGINX_HARBOR_MODULE" "$work/module.so"
