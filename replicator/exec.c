@@ -33,6 +33,7 @@
 
 
 static json_t *hr_exec_load(hr_ctx_t *ctx, char *err, size_t errlen);
+static void hr_exec_progress_merge(hr_ctx_t *ctx, json_t *all);
 static json_t *hr_exec_collapse(json_t *all);
 static void hr_exec_time(json_t *v, char *out, size_t outlen);
 static int hr_exec_lock(hr_ctx_t *ctx);
@@ -87,7 +88,97 @@ hr_exec_load(hr_ctx_t *ctx, char *err, size_t errlen)
 
     free(text);
 
-    return hr_exec_collapse(all);
+    all = hr_exec_collapse(all);
+    hr_exec_progress_merge(ctx, all);
+
+    return all;
+}
+
+
+/* Running and Interrupted executions: what they had copied so far. */
+static void
+hr_exec_progress_merge(hr_ctx_t *ctx, json_t *all)
+{
+    char          path[PATH_MAX], err[256], *text;
+    size_t        i, len;
+    json_t       *v, *p;
+    const char   *st;
+    json_error_t  je;
+
+    json_array_foreach(all, i, v) {
+        st = json_string_value(json_object_get(v, "status"));
+
+        if (st == NULL || (strcmp(st, "Running") != 0
+                           && strcmp(st, "Interrupted") != 0))
+        {
+            continue;
+        }
+
+        snprintf(path, sizeof(path), "%s/execution-%lld.progress",
+                 ctx->store.state,
+                 (long long) json_integer_value(json_object_get(v, "id")));
+
+        text = hr_store_read_file(path, 4096, &len, err, sizeof(err));
+        if (text == NULL) {
+            continue;
+        }
+
+        p = json_loadb(text, len, 0, &je);
+        free(text);
+
+        if (json_is_object(p)) {
+            json_object_update(v, p);
+        }
+
+        json_decref(p);
+    }
+}
+
+
+void
+hr_exec_progress(hr_ctx_t *ctx, long long id, json_t *rec)
+{
+    int     fd;
+    char    path[PATH_MAX], tmp[PATH_MAX + 8], *text;
+    size_t  len;
+
+    if (id <= 0) {
+        return;
+    }
+
+    snprintf(path, sizeof(path), "%s/execution-%lld.progress",
+             ctx->store.state, id);
+
+    if (rec == NULL) {
+        (void) unlink(path);
+        return;
+    }
+
+    text = json_dumps(rec, JSON_COMPACT);
+    if (text == NULL) {
+        return;
+    }
+
+    /* a reader sees the old figures or the new, never half */
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    len = strlen(text);
+
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+    if (fd != -1) {
+        if (write(fd, text, len) == (ssize_t) len) {
+            close(fd);
+            if (rename(tmp, path) == -1) {
+                (void) unlink(tmp);
+            }
+
+        } else {
+            close(fd);
+            (void) unlink(tmp);
+        }
+    }
+
+    free(text);
 }
 
 
@@ -464,6 +555,18 @@ hr_exec_print(json_t *v)
                                                         "resumed_bytes")),
            end - (long long) json_integer_value(json_object_get(v,
                                                           "start_time")));
+
+    /* a running execution's figures so far */
+    if (json_object_get(v, "blobs_total") != NULL) {
+        printf("  progress: blobs %lld/%lld, %lld of %lld bytes\n",
+               (long long) json_integer_value(json_object_get(v,
+                                                          "blobs_done")),
+               (long long) json_integer_value(json_object_get(v,
+                                                         "blobs_total")),
+               (long long) json_integer_value(json_object_get(v, "bytes")),
+               (long long) json_integer_value(json_object_get(v,
+                                                         "bytes_total")));
+    }
 
     e = json_object_get(v, "event");
     if (json_is_object(e)) {
