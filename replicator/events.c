@@ -29,6 +29,20 @@
 
 #define HR_EV_RETRY_MS      1000
 
+/*
+ * The primary's 404s for misses, remembered for HR_EV_NEG_MS: a name it
+ * does not have is not asked for again at every client's request.  A
+ * direct-mapped table: a collision forgets the older entry, so the worst
+ * case is one lookup more.
+ */
+#define HR_EV_NEG_SIZE      1024
+#define HR_EV_NEG_MS        (5 * 60 * 1000)
+
+typedef struct {
+    uint64_t      key;              /* 0: empty */
+    long long     expires;          /* monotonic ms */
+} hr_ev_neg_t;
+
 
 struct hr_events_s {
     hr_ctx_t     *ctx;
@@ -36,6 +50,7 @@ struct hr_events_s {
     unsigned      seq;
     long long     coalesced;        /* last count sent to the stats */
     size_t        running;          /* event jobs alive */
+    hr_ev_neg_t   neg[HR_EV_NEG_SIZE];
 };
 
 /* One event being handled: the job's data. */
@@ -63,6 +78,8 @@ static json_t *hr_events_json(hr_evjob_t *ej);
 static long long hr_events_now(void);
 static void hr_events_printable(const char *in, char *out, size_t outlen);
 static void hr_events_count(hr_events_t *ev, const char *field, long long n);
+static hr_ev_neg_t *hr_events_neg(hr_events_t *ev, const hr_event_t *e,
+    uint64_t *key);
 
 
 static long long
@@ -521,14 +538,47 @@ hr_events_delete(hr_evjob_t *ej)
 }
 
 
+/* The miss's entry in the negative cache, and the key it has there. */
+static hr_ev_neg_t *
+hr_events_neg(hr_events_t *ev, const hr_event_t *e, uint64_t *key)
+{
+    size_t       i;
+    uint64_t     h;
+    const char  *s[3];
+    size_t       k;
+
+    s[0] = e->object == HR_OBJECT_MANIFEST ? "m" : "b";
+    s[1] = e->repository;
+    s[2] = e->tag[0] ? e->tag : e->digest;
+
+    /* FNV-1a, with a NUL between the parts */
+    h = 0xcbf29ce484222325ULL;
+
+    for (k = 0; k < 3; k++) {
+        for (i = 0; s[k][i] != '\0'; i++) {
+            h ^= (unsigned char) s[k][i];
+            h *= 0x100000001b3ULL;
+        }
+
+        h *= 0x100000001b3ULL;
+    }
+
+    *key = h ? h : 1;
+
+    return &ev->neg[*key % HR_EV_NEG_SIZE];
+}
+
+
 static int
 hr_events_miss(hr_evjob_t *ej)
 {
     int             rc;
     char            dst[256], lerr[256];
     size_t          i;
+    uint64_t        key;
     hr_event_t     *e;
     hr_policy_t    *p;
+    hr_ev_neg_t    *neg;
     hr_plan_req_t   rq;
 
     e = &ej->it->ev;
@@ -561,6 +611,15 @@ hr_events_miss(hr_evjob_t *ej)
         return 0;
     }
 
+    neg = hr_events_neg(ej->ev, e, &key);
+
+    if (neg->key == key && neg->expires > hr_events_now()) {
+        hr_log(&ej->ev->ctx->log, HR_LOG_DEBUG, "events: miss %s: the "
+               "primary had none a moment ago; not asked again", ej->what);
+        hr_events_count(ej->ev, "misses_negative_cached", 1);
+        return 0;
+    }
+
     memset(&rq, 0, sizeof(rq));
     rq.trigger = "on_demand";
     rq.repo = e->repository;
@@ -574,6 +633,12 @@ hr_events_miss(hr_evjob_t *ej)
 
     rc = hr_events_copy(ej, p, &rq, "fetched_on_demand");
 
-    /* the primary has none either: done, not failed */
-    return rc == 1 ? 0 : rc;
+    /* the primary has none either: done, not failed, and remembered */
+    if (rc == 1) {
+        neg->key = key;
+        neg->expires = hr_events_now() + HR_EV_NEG_MS;
+        return 0;
+    }
+
+    return rc;
 }
