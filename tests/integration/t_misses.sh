@@ -13,7 +13,10 @@
 #     expire within an hour, not 7 days;
 #  3. a miss the primary answered 404 a moment ago is not asked again (the
 #     replicator's negative cache: misses_negative_cached);
-#  4. the counts are in `harbor-replicator metrics`.
+#  4. the counts are in `harbor-replicator metrics`;
+#  5. an event that failed every attempt while the primary was down is
+#     queued again when the primary answers again (requeued_failed), and
+#     done.
 # Before: 1,500 events, 1,500 lookups on the primary and 1,500 Redis keys
 # with a 7-day TTL.
 set -uo pipefail
@@ -36,6 +39,45 @@ rcli() { redis-cli -p "$rport" "$@"; }
 he_registry_start "$d/reg" || he_fail "docker-registry did not start"
 he_push_test_images "$REGISTRY" "$d/img" || he_fail "test images not pushed"
 
+# the primary as the replicator sees it: a forwarder on a port of its own,
+# stopped and started again on the same port for an outage (5)
+cat > "$d/fwd.py" <<'PY'
+import http.client, sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+UP = sys.argv[2]
+class H(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def fwd(self, head):
+        c = http.client.HTTPConnection(UP, timeout=30)
+        hdrs = {k: v for k, v in self.headers.items() if k.lower() != "host"}
+        c.request(self.command, self.path, headers=hdrs)
+        r = c.getresponse()
+        body = r.read()
+        self.send_response(r.status)
+        for k, v in r.getheaders():
+            if k.lower() not in ("transfer-encoding", "connection", "content-length"):
+                self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if not head:
+            self.wfile.write(body)
+    def do_GET(self):
+        self.fwd(False)
+    def do_HEAD(self):
+        self.fwd(True)
+    def log_message(self, *a):
+        pass
+ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+PY
+fport=$(he_port)
+fwd_start() {
+    python3 "$d/fwd.py" "$fport" "$REGISTRY" > "$d/fwd.log" 2>&1 < /dev/null &
+    FWD=$!
+    he_defer "he_kill_pid $FWD"
+    he_wait_tcp "$fport" || he_fail "the forwarder did not start"
+}
+fwd_start
+
 store=$d/store
 mkdir -p "$store/docker/registry/v2"
 chmod -R 0755 "$store"
@@ -53,7 +95,7 @@ EDGE=http://127.0.0.1:$port
 
 cat > "$d/hr.json" <<JSON
 {"storage": {"root": "$store"},
- "primary": {"url": "http://$REGISTRY"},
+ "primary": {"url": "http://127.0.0.1:$fport"},
  "redis": "127.0.0.1:$rport", "redis_queue": "$Q",
  "log_level": "debug",
  "policies": [{"name": "all", "enabled": true, "override": true,
@@ -149,3 +191,24 @@ for r in misses_dropped misses_folded misses_negative_cached; do
         || he_fail "no $r in the metrics: $(grep events_total "$d/metrics")"
 done
 he_pass "metrics: $(grep -o 'result="misses_[a-z_]*"} [0-9]*' "$d/metrics" | paste -sd' ')"
+
+# 5. the primary down: an event fails every attempt (1+2+4+8 s apart)
+he_kill_pid "$FWD"
+rcli rpush "$Q" '{"kind":"miss","object":"manifest","repository":"test/single","reference":"v1","occurred_at":1,"source":"edge"}' > /dev/null
+for i in $(seq 900); do
+    [ "$(rcli llen "$Q:failed")" -ge 1 ] && break
+    sleep 0.1
+done
+[ "$(rcli llen "$Q:failed")" -ge 1 ] \
+    || he_fail "the event did not fail while the primary was down: $(tail -3 "$d/daemon.log")"
+fwd_start
+# the next event reaches the primary: what failed is queued again
+rcli rpush "$Q" '{"kind":"miss","object":"manifest","repository":"test/chart","reference":"0.1.0","occurred_at":1,"source":"edge"}' > /dev/null
+link=$store/docker/registry/v2/repositories/test/single/_manifests/tags/v1/current/link
+for i in $(seq 300); do
+    [ -f "$link" ] && break
+    sleep 0.1
+done
+[ -f "$link" ] || he_fail "the failed event was not done after the primary came back: $(grep -i 'again\|failed' "$d/daemon.log" | tail -3)"
+he_eq "requeued_failed" "$(stat requeued_failed) $(rcli llen "$Q:failed")" "1 0"
+he_pass "an event failed while the primary was down is done when it is back: $(grep -m1 -o 'the primary answers again.*' "$d/daemon.log")"
