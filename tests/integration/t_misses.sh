@@ -39,8 +39,8 @@ rcli() { redis-cli -p "$rport" "$@"; }
 he_registry_start "$d/reg" || he_fail "docker-registry did not start"
 he_push_test_images "$REGISTRY" "$d/img" || he_fail "test images not pushed"
 
-# the primary as the replicator sees it: a forwarder on a port of its own,
-# stopped and started again on the same port for an outage (5)
+# for the outage (5): the primary behind a forwarder on a port of its own,
+# down until it is started
 cat > "$d/fwd.py" <<'PY'
 import http.client, sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -76,7 +76,6 @@ fwd_start() {
     he_defer "he_kill_pid $FWD"
     he_wait_tcp "$fport" || he_fail "the forwarder did not start"
 }
-fwd_start
 
 store=$d/store
 mkdir -p "$store/docker/registry/v2"
@@ -95,13 +94,14 @@ EDGE=http://127.0.0.1:$port
 
 cat > "$d/hr.json" <<JSON
 {"storage": {"root": "$store"},
- "primary": {"url": "http://127.0.0.1:$fport"},
+ "primary": {"url": "PRIMARY"},
  "redis": "127.0.0.1:$rport", "redis_queue": "$Q",
  "log_level": "debug",
  "policies": [{"name": "all", "enabled": true, "override": true,
                "trigger": {"type": "event_based"},
                "filters": [{"type": "name", "value": "**"}]}]}
 JSON
+sed -i "s|PRIMARY|http://$REGISTRY|" "$d/hr.json"
 "$HE_REPLICATOR" -c "$d/hr.json" daemon > "$d/daemon.log" 2>&1 &
 DPID=$!
 he_defer "kill -9 $DPID"
@@ -145,6 +145,7 @@ he_log "nginx: $(curl -s "$EDGE/counters")"
     || he_fail "events $events + dropped $dropped + folded $folded < $((N + 1)) names"
 [ "$(curl -s "$EDGE/counters" | sed 's/.*coalesced=//')" -ge 499 ] \
     || he_fail "the repeats of one name were not folded in the worker"
+he_log "queue drained at $(he_elapsed) s"
 he_pass "$((N + 500)) misses: $events events, $dropped dropped (nginx: $(curl -s "$EDGE/counters"))"
 
 # a second edge on the same queue: its miss for a name the first queued
@@ -161,8 +162,8 @@ he_eq "a second edge's miss for a queued name is folded in Redis" \
     "$code $(stat misses_folded) $(rcli llen "$Q")" "404 1 0"
 
 # 2. one lookup per queued name, and bounded keys
-notfound=$(rcli zrange "$Q:executions" 0 -1 | while read -r id; do
-               rcli hget "$Q:exec:$id" status; done | grep -c NotFound)
+notfound=$(rcli zrange "$Q:executions" 0 -1 \
+           | sed "s/^/HGET $Q:exec:/; s/\$/ status/" | rcli | grep -c NotFound)
 [ "$notfound" -le "$events" ] || he_fail "$notfound lookups for $events events"
 keys=$(rcli --scan --pattern "$Q*" | wc -l)
 [ "$keys" -le $((MAX + 10)) ] || he_fail "$keys Redis keys"
@@ -192,8 +193,15 @@ for r in misses_dropped misses_folded misses_negative_cached; do
 done
 he_pass "metrics: $(grep -o 'result="misses_[a-z_]*"} [0-9]*' "$d/metrics" | paste -sd' ')"
 
-# 5. the primary down: an event fails every attempt (1+2+4+8 s apart)
-he_kill_pid "$FWD"
+# 5. the primary down (the forwarder, not started yet; HUP takes the new
+# address): an event fails every attempt (1+2+4+8 s apart)
+sed -i "s|http://$REGISTRY|http://127.0.0.1:$fport|" "$d/hr.json"
+kill -HUP "$DPID"
+for i in $(seq 100); do
+    grep -q 'reload: 1 policies' "$d/daemon.log" && break
+    sleep 0.1
+done
+grep -q 'reload: 1 policies' "$d/daemon.log" || he_fail "no reload"
 rcli rpush "$Q" '{"kind":"miss","object":"manifest","repository":"test/single","reference":"v1","occurred_at":1,"source":"edge"}' > /dev/null
 for i in $(seq 900); do
     [ "$(rcli llen "$Q:failed")" -ge 1 ] && break
