@@ -47,11 +47,13 @@
 
 
 static void hr_usage(FILE *fp);
-static int hr_ctx_open(hr_ctx_t *ctx, const char *conf, char *err,
-    size_t errlen);
-static int hr_ctx_check(hr_config_t *cf, const char *conf, char *err,
-    size_t errlen);
+static int hr_ctx_open(hr_ctx_t *ctx, const char *conf, int writes,
+    char *err, size_t errlen);
+static int hr_ctx_check(hr_config_t *cf, const char *conf, int writes,
+    char *err, size_t errlen);
 static int hr_dir_creatable(const char *dir, char *err, size_t errlen);
+static int hr_ctx_writable(hr_config_t *cf, const char *conf, char *err,
+    size_t errlen);
 static void hr_ctx_warnings(hr_ctx_t *ctx, hr_config_t *cf);
 static void hr_ctx_close(hr_ctx_t *ctx);
 static int hr_ctx_start(hr_ctx_t *ctx, char *err, size_t errlen);
@@ -82,7 +84,8 @@ hr_usage(FILE *fp)
 
 
 static int
-hr_ctx_open(hr_ctx_t *ctx, const char *conf, char *err, size_t errlen)
+hr_ctx_open(hr_ctx_t *ctx, const char *conf, int writes, char *err,
+    size_t errlen)
 {
     memset(ctx, 0, sizeof(hr_ctx_t));
     ctx->conf_path = conf;
@@ -94,7 +97,7 @@ hr_ctx_open(hr_ctx_t *ctx, const char *conf, char *err, size_t errlen)
         return -1;
     }
 
-    if (hr_ctx_check(ctx->cf, conf, err, errlen) == -1) {
+    if (hr_ctx_check(ctx->cf, conf, writes, err, errlen) == -1) {
         return -1;
     }
 
@@ -168,32 +171,12 @@ hr_dir_creatable(const char *dir, char *err, size_t errlen)
 }
 
 
-/* What a configuration needs beyond its syntax, at a start or a reload. */
+/* The store, state_dir and log_file can be written or created. */
 static int
-hr_ctx_check(hr_config_t *cf, const char *conf, char *err, size_t errlen)
+hr_ctx_writable(hr_config_t *cf, const char *conf, char *err, size_t errlen)
 {
     int   fd;
     char  msg[256];
-
-    if (hr_log_level(cf->log_level) == -1) {
-        snprintf(err, errlen, "%s: log_level: unknown level \"%s\"", conf,
-                 cf->log_level);
-        return -1;
-    }
-
-    if (cf->store_root == NULL || cf->store_root[0] != '/') {
-        snprintf(err, errlen, "%s: storage.root: an absolute path is needed",
-                 conf);
-        return -1;
-    }
-
-    if (cf->store_group != NULL && cf->store_group[0] != '\0'
-        && getgrnam(cf->store_group) == NULL)
-    {
-        snprintf(err, errlen, "%s: storage.group: unknown group \"%.64s\"",
-                 conf, cf->store_group);
-        return -1;
-    }
 
     if (hr_dir_creatable(cf->store_root, msg, sizeof(msg)) == -1) {
         snprintf(err, errlen, "%.200s: storage.root: %s", conf, msg);
@@ -217,6 +200,44 @@ hr_ctx_check(hr_config_t *cf, const char *conf, char *err, size_t errlen)
         }
 
         close(fd);
+    }
+
+    return 0;
+}
+
+
+/*
+ * What a configuration needs beyond its syntax, at a start or a reload;
+ * writes: the command writes to the store (run, daemon, gc, evict, and
+ * check, which answers for them), so its directories must be creatable.
+ * status and metrics only read: a user who may not write still may look.
+ */
+static int
+hr_ctx_check(hr_config_t *cf, const char *conf, int writes, char *err,
+    size_t errlen)
+{
+    if (hr_log_level(cf->log_level) == -1) {
+        snprintf(err, errlen, "%s: log_level: unknown level \"%s\"", conf,
+                 cf->log_level);
+        return -1;
+    }
+
+    if (cf->store_root == NULL || cf->store_root[0] != '/') {
+        snprintf(err, errlen, "%s: storage.root: an absolute path is needed",
+                 conf);
+        return -1;
+    }
+
+    if (cf->store_group != NULL && cf->store_group[0] != '\0'
+        && getgrnam(cf->store_group) == NULL)
+    {
+        snprintf(err, errlen, "%s: storage.group: unknown group \"%.64s\"",
+                 conf, cf->store_group);
+        return -1;
+    }
+
+    if (writes && hr_ctx_writable(cf, conf, err, errlen) == -1) {
+        return -1;
     }
 
     if (cf->primary.url == NULL
@@ -555,7 +576,7 @@ hr_reload(hr_ctx_t *ctx)
     ncf = hr_config_open(ctx->conf_path, err, sizeof(err));
 
     if (ncf == NULL
-        || hr_ctx_check(ncf, ctx->conf_path, err, sizeof(err)) == -1)
+        || hr_ctx_check(ncf, ctx->conf_path, 1, err, sizeof(err)) == -1)
     {
         hr_log(&ctx->log, HR_LOG_ERROR, "reload: %s; keeping the running "
                "configuration", err);
@@ -1022,7 +1043,11 @@ main(int argc, char **argv)
         return HR_EXIT_FAILED;
     }
 
-    if (hr_ctx_open(&ctx, conf, err, sizeof(err)) == -1) {
+    if (hr_ctx_open(&ctx, conf, strcmp(cmd, "status") != 0
+                              && strcmp(cmd, "metrics") != 0,
+                    err, sizeof(err))
+        == -1)
+    {
         fprintf(stderr, "harbor-replicator: %s\n", err);
         if (strcmp(cmd, "check") == 0) {
             fprintf(stderr, "harbor-replicator: configuration file %s test "

@@ -5,8 +5,10 @@
 #
 # 1. An unknown storage.group, a storage.root under a regular file, a
 #    storage.root in a directory the user cannot write (as nobody), a
-#    log_file that cannot be opened, "speed": -1: `check`, `run` and
-#    `status` all exit 2 and name the file and the key.
+#    log_file that cannot be opened, "speed": -1: `check` and `run` exit 2
+#    and name the file and the key (`status` too where it is not about
+#    writing: status and metrics only read, and may be run by a user who
+#    cannot write the store).
 # 2. Misspelt keys ("concurency", "polices", a policy's "sped") are warned
 #    about by their JSON path, and the configuration is still accepted;
 #    Harbor's own fields (id, creation_time, src_registry.status, ...)
@@ -25,10 +27,10 @@ conf() {
     printf '{"storage": %s, %s%s}\n' "$3" "$PRIMARY" "$2" > "$d/$1.json"
 }
 
-# bad NAME WANT [AS-USER]: check, run and status exit 2 naming the file
+# bad NAME WANT [AS-USER]: check and run (and $ALSO) exit 2 naming the file
 bad() {
     local name=$1 want=$2 cmd out rc
-    for cmd in check run status; do
+    for cmd in check run ${ALSO:-}; do
         if [ $# -ge 3 ]; then
             out=$(setpriv --reuid="$3" --regid=nogroup --clear-groups \
                   "$HR" -c "$d/$name.json" $cmd 2>&1)
@@ -42,11 +44,11 @@ bad() {
             *) he_fail "$name: $cmd said '$out', want '$d/$name.json: ...$want'" ;;
         esac
     done
-    he_pass "$name: check, run and status exit 2: $(echo "$out" | head -1)"
+    he_pass "$name: check, run ${ALSO:-}exit 2: $(echo "$out" | head -1)"
 }
 
 conf group '' '{"root": "'"$d"'/s1", "group": "no-such-group-he"}'
-bad group 'storage.group: unknown group "no-such-group-he"'
+ALSO="status " bad group 'storage.group: unknown group "no-such-group-he"'
 
 : > "$d/plainfile"
 conf rootfile '' '{"root": "'"$d"'/plainfile/store"}'
@@ -58,7 +60,7 @@ bad logfile 'log_file: open "'"$d"'/plainfile/x.log"'
 
 conf speed ', "policies": [{"name": "p", "speed": -1}]' \
      '{"root": "'"$d"'/s3"}'
-bad speed 'policies[0].speed: -1 is not a speed'
+ALSO="status " bad speed 'policies[0].speed: -1 is not a speed'
 
 # a root the user cannot create: root's 0755 directory, run as nobody
 if command -v setpriv > /dev/null && [ "$(id -u)" = 0 ]; then
@@ -100,3 +102,17 @@ done
 n=$(grep -c 'unknown key' <<< "$out")
 he_eq "exactly the 4 unknown keys are warned about" "$n" 4
 he_pass "warnings: $(grep -c warn <<< "$out") lines, e.g. $(grep -m1 warn <<< "$out")"
+
+# status only reads: a user who cannot write the store may still look
+if command -v setpriv > /dev/null && [ "$(id -u)" = 0 ]; then
+    mkdir -p "$d/ro/store/_harbor_edge/partial" \
+             "$d/ro/store/docker/registry/v2"
+    conf ro '' '{"root": "'"$d"'/ro/store"}'
+    chmod 0644 "$d/ro.json"
+    out=$(setpriv --reuid=nobody --regid=nogroup --clear-groups \
+          "$HR" -c "$d/ro.json" status 2>&1)
+    he_eq "status as a user who cannot write the store" "$?" 0
+    out=$(setpriv --reuid=nobody --regid=nogroup --clear-groups \
+          "$HR" -c "$d/ro.json" check 2>&1)
+    he_eq "check as that user: exit 2" "$?" 2
+fi
