@@ -364,7 +364,7 @@ hr_exec_write(hr_ctx_t *ctx, json_t *rec, int reserve, char *err,
     char         path[PATH_MAX], rpath[PATH_MAX], *text, *line;
     size_t       len, done;
     ssize_t      n;
-    struct stat  st;
+    struct stat  st, rst;
 
     snprintf(path, sizeof(path), "%s/executions.jsonl", ctx->store.state);
 
@@ -440,7 +440,9 @@ hr_exec_write(hr_ctx_t *ctx, json_t *rec, int reserve, char *err,
             snprintf(rpath, sizeof(rpath), "%s/executions.reserve",
                      ctx->store.state);
 
-            if (truncate(rpath, 0) == 0) {
+            if (stat(rpath, &rst) == 0 && rst.st_blocks > 0
+                && truncate(rpath, 0) == 0)
+            {
                 hr_log(&ctx->log, HR_LOG_WARN, "%s: %s; the reserved space "
                        "(%s) is used for this result", path, strerror(e),
                        rpath);
