@@ -237,14 +237,26 @@ ngx_http_harbor_events_init_main_conf(ngx_conf_t *cf, void *conf)
     hmcf->redis.served_key.data = ngx_pnalloc(cf->pool,
                                               hmcf->redis.served_key.len);
 
+    hmcf->redis.misses_key.len = hmcf->redis.key.len
+                                 + sizeof(":misses") - 1;
+    hmcf->redis.misses_key.data = ngx_pnalloc(cf->pool,
+                                              hmcf->redis.misses_key.len);
+    hmcf->redis.stats_key.len = hmcf->redis.key.len + sizeof(":stats") - 1;
+    hmcf->redis.stats_key.data = ngx_pnalloc(cf->pool,
+                                             hmcf->redis.stats_key.len);
+
     if (hmcf->redis.fill_key.data == NULL
-        || hmcf->redis.served_key.data == NULL)
+        || hmcf->redis.served_key.data == NULL
+        || hmcf->redis.misses_key.data == NULL
+        || hmcf->redis.stats_key.data == NULL)
     {
         return NGX_CONF_ERROR;
     }
 
     ngx_sprintf(hmcf->redis.fill_key.data, "%V:fill", &hmcf->redis.key);
     ngx_sprintf(hmcf->redis.served_key.data, "%V:served", &hmcf->redis.key);
+    ngx_sprintf(hmcf->redis.misses_key.data, "%V:misses", &hmcf->redis.key);
+    ngx_sprintf(hmcf->redis.stats_key.data, "%V:stats", &hmcf->redis.key);
 
     ngx_conf_init_msec_value(hmcf->redis.timeout, 1000);
 

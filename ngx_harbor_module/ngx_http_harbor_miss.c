@@ -83,7 +83,8 @@ ngx_http_harbor_events_miss(ngx_http_request_t *r, ngx_str_t *repository,
                      kind == NGX_HTTP_HARBOR_MISS_BLOB ? "blob" : "manifest",
                      repository, reference, ngx_time());
 
-    rc = ngx_http_harbor_redis_push(hmcf->link, NGX_HTTP_HARBOR_REDIS_EVENT,
+    /* folded with other workers' and edges' misses, and capped, in Redis */
+    rc = ngx_http_harbor_redis_push(hmcf->link, NGX_HTTP_HARBOR_REDIS_MISS,
                                     line, p - line, NULL, NULL, NULL);
 
     if (rc != NGX_OK) {

@@ -41,6 +41,21 @@
 #define NGX_HTTP_HARBOR_REDIS_CONNECTING   1
 #define NGX_HTTP_HARBOR_REDIS_CONNECTED    2
 
+/*
+ * A miss: KEYS queue, misses, stats; ARGV line, name (the line without its
+ * time), now, window, max.  Returns 1 queued, 0 folded, -1 dropped.
+ */
+#define NGX_HTTP_HARBOR_REDIS_MISS_LUA                                        \
+    "local now = tonumber(ARGV[3]) "                                          \
+    "redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - ARGV[4]) "        \
+    "if redis.call('ZSCORE', KEYS[2], ARGV[2]) then "                        \
+    "  redis.call('HINCRBY', KEYS[3], 'misses_folded', 1) return 0 end "     \
+    "if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[5]) then "             \
+    "  redis.call('HINCRBY', KEYS[3], 'misses_dropped', 1) return -1 end "   \
+    "redis.call('ZADD', KEYS[2], now, ARGV[2]) "                              \
+    "redis.call('EXPIRE', KEYS[2], ARGV[4]) "                                 \
+    "redis.call('RPUSH', KEYS[1], ARGV[1]) return 1"
+
 #define NGX_HTTP_HARBOR_REDIS_BACKOFF_MIN  100
 #define NGX_HTTP_HARBOR_REDIS_BACKOFF_MAX  5000
 
@@ -461,10 +476,11 @@ ngx_http_harbor_redis_send(ngx_http_harbor_redis_t *rl,
     ngx_http_harbor_redis_cmd_t *cmd)
 {
     int          argc;
-    u_char       score[NGX_TIME_T_LEN];
-    size_t       argvlen[5];
+    u_char       score[NGX_TIME_T_LEN], window[NGX_INT_T_LEN],
+                 max[NGX_INT_T_LEN], *p;
+    size_t       argvlen[11];
     ngx_str_t   *key;
-    const char  *argv[5];
+    const char  *argv[11];
 
     key = cmd->op == NGX_HTTP_HARBOR_REDIS_FILL ? &rl->conf->fill_key
           : cmd->op == NGX_HTTP_HARBOR_REDIS_SERVED ? &rl->conf->served_key
@@ -473,7 +489,38 @@ ngx_http_harbor_redis_send(ngx_http_harbor_redis_t *rl,
     argv[1] = (const char *) key->data;
     argvlen[1] = key->len;
 
-    if (cmd->op == NGX_HTTP_HARBOR_REDIS_SERVED) {
+    if (cmd->op == NGX_HTTP_HARBOR_REDIS_MISS) {
+        argv[0] = "EVAL";
+        argvlen[0] = sizeof("EVAL") - 1;
+        argv[1] = NGX_HTTP_HARBOR_REDIS_MISS_LUA;
+        argvlen[1] = sizeof(NGX_HTTP_HARBOR_REDIS_MISS_LUA) - 1;
+        argv[2] = "3";
+        argvlen[2] = 1;
+        argv[3] = (const char *) rl->conf->key.data;
+        argvlen[3] = rl->conf->key.len;
+        argv[4] = (const char *) rl->conf->misses_key.data;
+        argvlen[4] = rl->conf->misses_key.len;
+        argv[5] = (const char *) rl->conf->stats_key.data;
+        argvlen[5] = rl->conf->stats_key.len;
+        argv[6] = (const char *) cmd->line;
+        argvlen[6] = cmd->len;
+
+        /* the name: the line up to its time */
+        p = ngx_strlcasestrn(cmd->line, cmd->line + cmd->len,
+                             (u_char *) ",\"occurred_at\"", 14 - 1);
+        argv[7] = (const char *) cmd->line;
+        argvlen[7] = p != NULL ? (size_t) (p - cmd->line) : cmd->len;
+
+        argv[8] = (const char *) score;
+        argvlen[8] = ngx_sprintf(score, "%T", cmd->time) - score;
+        argv[9] = (const char *) window;
+        argvlen[9] = ngx_sprintf(window, "%d", NGX_HTTP_HARBOR_MISS_WINDOW)
+                     - window;
+        argv[10] = (const char *) max;
+        argvlen[10] = ngx_sprintf(max, "%d", NGX_HTTP_HARBOR_MISS_MAX) - max;
+        argc = 11;
+
+    } else if (cmd->op == NGX_HTTP_HARBOR_REDIS_SERVED) {
         /* GT: an older report never moves a newer time back */
         argv[0] = "ZADD";
         argvlen[0] = sizeof("ZADD") - 1;
@@ -608,6 +655,15 @@ ngx_http_harbor_redis_reply(redisAsyncContext *ac, void *r, void *privdata)
         /* the events family counts events; fills and reports are not */
         if (counters != NULL && cmd->op == NGX_HTTP_HARBOR_REDIS_EVENT) {
             (void) ngx_atomic_fetch_add(&counters->queued, 1);
+
+        } else if (counters != NULL
+                   && cmd->op == NGX_HTTP_HARBOR_REDIS_MISS)
+        {
+            (void) ngx_atomic_fetch_add(reply->integer > 0
+                                        ? &counters->queued
+                                        : reply->integer == 0
+                                        ? &counters->coalesced
+                                        : &counters->dropped, 1);
         }
 
     } else {
@@ -618,7 +674,8 @@ ngx_http_harbor_redis_reply(redisAsyncContext *ac, void *r, void *privdata)
                       "harbor: redis \"%V\" refused %s \"%V\": %*s",
                       &rl->conf->addr,
                       cmd->op == NGX_HTTP_HARBOR_REDIS_SERVED ? "ZADD"
-                                                              : "RPUSH",
+                      : cmd->op == NGX_HTTP_HARBOR_REDIS_MISS ? "EVAL"
+                      : "RPUSH",
                       cmd->op == NGX_HTTP_HARBOR_REDIS_FILL
                       ? &rl->conf->fill_key
                       : cmd->op == NGX_HTTP_HARBOR_REDIS_SERVED

@@ -43,6 +43,19 @@ typedef struct {
 #define NGX_HTTP_HARBOR_REDIS_EVENT     0   /* RPUSH <queue> line */
 #define NGX_HTTP_HARBOR_REDIS_FILL      1   /* RPUSH <queue>:fill line */
 #define NGX_HTTP_HARBOR_REDIS_SERVED    2   /* ZADD <queue>:served GT T line */
+#define NGX_HTTP_HARBOR_REDIS_MISS      3   /* EVAL: RPUSH <queue> line,
+                                               folded and capped */
+
+/*
+ * Misses in Redis, across workers and edges on one queue: a name asked for
+ * again within MISS_WINDOW s makes no new event, and at most MISS_MAX
+ * names per window make one (made-up names cannot flood the queue or the
+ * primary); what is folded or dropped is counted in <queue>:stats
+ * (misses_folded, misses_dropped).  <queue>:misses, a sorted set of the
+ * names by time, is the window: at most MISS_MAX members.
+ */
+#define NGX_HTTP_HARBOR_MISS_WINDOW     60
+#define NGX_HTTP_HARBOR_MISS_MAX        256
 
 
 typedef struct {
@@ -50,6 +63,8 @@ typedef struct {
     ngx_str_t                          key;      /* the queue list */
     ngx_str_t                          fill_key;    /* <queue>:fill */
     ngx_str_t                          served_key;  /* <queue>:served */
+    ngx_str_t                          misses_key;  /* <queue>:misses */
+    ngx_str_t                          stats_key;   /* <queue>:stats */
     u_char                            *host;     /* NUL-terminated IP */
     u_char                            *path;     /* or a unix socket */
     int                                port;

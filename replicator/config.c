@@ -814,12 +814,20 @@ hr_parse_policy(hr_config_t *cf, hr_policy_t *p, json_t *obj,
     }
 
     if (present) {
-        if (n > INT32_MAX || n < INT32_MIN) {
+        if (n > INT32_MAX) {
             hr_cerr(err, errlen, path, "speed", "out of range (Kbit/s, "
                     "32 bits)");
             return -1;
         }
-        p->speed = n < 0 ? 0 : n;
+
+        /* Harbor's UI sends -1 for "unlimited"; here that is 0 */
+        if (n < 0) {
+            hr_cerr(err, errlen, path, "speed", "%lld is not a speed "
+                    "(Kbit/s; 0 means unlimited)", (long long) n);
+            return -1;
+        }
+
+        p->speed = n;
     }
 
     if (hr_get_int(obj, "dest_namespace_replace_count", path, &n, &present,
@@ -1223,6 +1231,18 @@ hr_config_parse(hr_config_t *cf, const char *json, size_t len, char *err,
         goto failed;
     }
 
+    if (hr_get_str(root, "log_file", "", &cf->log_file, 0, err, errlen)
+        != 0)
+    {
+        goto failed;
+    }
+
+    if (cf->log_file != NULL && cf->log_file[0] != '/') {
+        hr_cerr(err, errlen, NULL, "log_file", "\"%.200s\" is not an "
+                "absolute path", cf->log_file);
+        goto failed;
+    }
+
     if (hr_get_obj(root, "fill", "", &o, 0, err, errlen) != 0
         || (o != NULL && hr_parse_fill(cf, o, err, errlen) != 0))
     {
@@ -1271,6 +1291,8 @@ hr_config_parse(hr_config_t *cf, const char *json, size_t len, char *err,
             cf->npolicies++;
         }
     }
+
+    hr_config_check_keys(cf, root);
 
     json_decref(root);
     return 0;
@@ -1411,6 +1433,8 @@ hr_config_free(hr_config_t *cf)
     free(cf->redis);
     free(cf->redis_queue);
     free(cf->log_level);
+    free(cf->log_file);
+    hr_config_free_warnings(cf);
 
     for (i = 0; i < cf->npolicies; i++) {
         hr_policy_free(&cf->policies[i]);

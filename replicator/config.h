@@ -85,6 +85,10 @@ typedef struct {
                                            NULL: queue.h's harbor:events */
     int                  concurrency;   /* parallel transfers, 1-64, def. 4 */
     char                *log_level;     /* "debug" "info" "warn" "error" */
+    char                *log_file;      /* "log_file": reopened on SIGUSR1;
+                                           NULL: stderr (systemd's journal) */
+    char               **warnings;      /* unknown keys, by JSON path */
+    size_t               nwarnings;
     hr_policy_t         *policies;
     size_t               npolicies;
     char               **fill_repos;    /* "fill": {"repositories": [...]}:
@@ -118,6 +122,10 @@ void hr_config_release(hr_config_t *cf);
  * "500MB"); -1 when it is not one.
  */
 long long hr_config_bytes(json_t *v);
+
+/* config_keys.c: a warning in cf->warnings for each unknown key. */
+void hr_config_check_keys(hr_config_t *cf, json_t *root);
+void hr_config_free_warnings(hr_config_t *cf);
 
 /* The policy named name, or NULL. */
 hr_policy_t *hr_config_policy(hr_config_t *cf, const char *name);

@@ -29,6 +29,20 @@
 
 #define HR_EV_RETRY_MS      1000
 
+/*
+ * The primary's 404s for misses, remembered for HR_EV_NEG_MS: a name it
+ * does not have is not asked for again at every client's request.  A
+ * direct-mapped table: a collision forgets the older entry, so the worst
+ * case is one lookup more.
+ */
+#define HR_EV_NEG_SIZE      1024
+#define HR_EV_NEG_MS        (5 * 60 * 1000)
+
+typedef struct {
+    uint64_t      key;              /* 0: empty */
+    long long     expires;          /* monotonic ms */
+} hr_ev_neg_t;
+
 
 struct hr_events_s {
     hr_ctx_t     *ctx;
@@ -36,6 +50,11 @@ struct hr_events_s {
     unsigned      seq;
     long long     coalesced;        /* last count sent to the stats */
     size_t        running;          /* event jobs alive */
+    long long     last_ok;          /* monotonic ms the primary last
+                                       answered an event's copy */
+    time_t        down_since;       /* events failed as the primary
+                                       seemed down, since; 0: none */
+    hr_ev_neg_t   neg[HR_EV_NEG_SIZE];
 };
 
 /* One event being handled: the job's data. */
@@ -63,6 +82,9 @@ static json_t *hr_events_json(hr_evjob_t *ej);
 static long long hr_events_now(void);
 static void hr_events_printable(const char *in, char *out, size_t outlen);
 static void hr_events_count(hr_events_t *ev, const char *field, long long n);
+static hr_ev_neg_t *hr_events_neg(hr_events_t *ev, const hr_event_t *e,
+    uint64_t *key);
+static void hr_events_requeue(hr_events_t *ev);
 
 
 static long long
@@ -298,6 +320,10 @@ hr_events_job_done(hr_job_t *j)
     if (ej->rc == 0) {
         hr_queue_done(ev->q, it);
 
+        if (ev->down_since != 0 && ev->last_ok >= ej->t0) {
+            hr_events_requeue(ev);
+        }
+
     } else if (hr_job_stopping(j)) {
         /* stopped half-way: the line stays in processing, done next start */
         hr_log(&ev->ctx->log, HR_LOG_INFO, "events: %s interrupted by a "
@@ -312,6 +338,18 @@ hr_events_job_done(hr_job_t *j)
                    "time(s), moved to %s:failed: %s", ej->what, it->attempts,
                    hr_queue_name(ev->q), ej->err);
             hr_events_count(ev, "failed", (long long) it->nlines);
+
+            /*
+             * no event reached the primary during the last attempt: it
+             * seems down, and this one is worth another try once it is
+             * back (a failure of its own is not: others succeed meanwhile)
+             */
+            if (!ej->permanent && ev->last_ok < ej->t0
+                && ev->down_since == 0)
+            {
+                ev->down_since = time(NULL);
+            }
+
             hr_queue_fail(ev->q, it, ej->err);
 
         } else {
@@ -407,6 +445,11 @@ hr_events_copy(hr_evjob_t *ej, hr_policy_t *p, hr_plan_req_t *rq,
         }
 
         json_decref(res.rec);
+    }
+
+    /* the primary answered: for the requeue of what failed while down */
+    if (rc == 0 || res.notfound) {
+        ev->last_ok = hr_events_now();
     }
 
     if (rc == 0) {
@@ -521,14 +564,104 @@ hr_events_delete(hr_evjob_t *ej)
 }
 
 
+/*
+ * The primary answers again: the events that failed every attempt while it
+ * seemed down (in <queue>:failed since down_since, with all their
+ * attempts) go back to the queue, once; counted as requeued_failed.
+ */
+static void
+hr_events_requeue(hr_events_t *ev)
+{
+    char         failed[512], stats[512], since[32], attempts[32];
+    size_t       argvlen[8];
+    size_t       i;
+    const char  *argv[8];
+
+    snprintf(failed, sizeof(failed), "%s:failed", hr_queue_name(ev->q));
+    snprintf(stats, sizeof(stats), "%s:stats", hr_queue_name(ev->q));
+    snprintf(since, sizeof(since), "%lld", (long long) ev->down_since);
+    snprintf(attempts, sizeof(attempts), "%d", HR_EVENTS_ATTEMPTS);
+
+    argv[0] = "EVAL";
+    argv[1] = "local n = 0 "
+              "for _, e in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do "
+              "local ok, r = pcall(cjson.decode, e) "
+              "if ok and type(r) == 'table' and type(r.line) == 'string' "
+              "and not r.line_sanitized "
+              "and tonumber(r.failed_at or 0) >= tonumber(ARGV[1]) "
+              "and tonumber(r.attempts or 0) >= tonumber(ARGV[2]) then "
+              "redis.call('LREM', KEYS[1], 1, e) "
+              "redis.call('RPUSH', KEYS[2], r.line) n = n + 1 end end "
+              "if n > 0 then "
+              "redis.call('HINCRBY', KEYS[3], 'requeued_failed', n) end "
+              "return n";
+    argv[2] = "3";
+    argv[3] = failed;
+    argv[4] = hr_queue_name(ev->q);
+    argv[5] = stats;
+    argv[6] = since;
+    argv[7] = attempts;
+
+    for (i = 0; i < 8; i++) {
+        argvlen[i] = strlen(argv[i]);
+    }
+
+    if (hr_queue_command(ev->q, 0, 8, argv, argvlen) == -1) {
+        hr_log(&ev->ctx->log, HR_LOG_WARN, "events: the events that failed "
+               "while the primary was down are not queued again: out of "
+               "memory");
+        return;
+    }
+
+    hr_log(&ev->ctx->log, HR_LOG_INFO, "events: the primary answers again: "
+           "the events that failed since %lld are queued again",
+           (long long) ev->down_since);
+
+    ev->down_since = 0;
+}
+
+
+/* The miss's entry in the negative cache, and the key it has there. */
+static hr_ev_neg_t *
+hr_events_neg(hr_events_t *ev, const hr_event_t *e, uint64_t *key)
+{
+    size_t       i;
+    uint64_t     h;
+    const char  *s[3];
+    size_t       k;
+
+    s[0] = e->object == HR_OBJECT_MANIFEST ? "m" : "b";
+    s[1] = e->repository;
+    s[2] = e->tag[0] ? e->tag : e->digest;
+
+    /* FNV-1a, with a NUL between the parts */
+    h = 0xcbf29ce484222325ULL;
+
+    for (k = 0; k < 3; k++) {
+        for (i = 0; s[k][i] != '\0'; i++) {
+            h ^= (unsigned char) s[k][i];
+            h *= 0x100000001b3ULL;
+        }
+
+        h *= 0x100000001b3ULL;
+    }
+
+    *key = h ? h : 1;
+
+    return &ev->neg[*key % HR_EV_NEG_SIZE];
+}
+
+
 static int
 hr_events_miss(hr_evjob_t *ej)
 {
     int             rc;
     char            dst[256], lerr[256];
     size_t          i;
+    uint64_t        key;
     hr_event_t     *e;
     hr_policy_t    *p;
+    hr_ev_neg_t    *neg;
     hr_plan_req_t   rq;
 
     e = &ej->it->ev;
@@ -561,6 +694,15 @@ hr_events_miss(hr_evjob_t *ej)
         return 0;
     }
 
+    neg = hr_events_neg(ej->ev, e, &key);
+
+    if (neg->key == key && neg->expires > hr_events_now()) {
+        hr_log(&ej->ev->ctx->log, HR_LOG_DEBUG, "events: miss %s: the "
+               "primary had none a moment ago; not asked again", ej->what);
+        hr_events_count(ej->ev, "misses_negative_cached", 1);
+        return 0;
+    }
+
     memset(&rq, 0, sizeof(rq));
     rq.trigger = "on_demand";
     rq.repo = e->repository;
@@ -574,6 +716,12 @@ hr_events_miss(hr_evjob_t *ej)
 
     rc = hr_events_copy(ej, p, &rq, "fetched_on_demand");
 
-    /* the primary has none either: done, not failed */
-    return rc == 1 ? 0 : rc;
+    /* the primary has none either: done, not failed, and remembered */
+    if (rc == 1) {
+        neg->key = key;
+        neg->expires = hr_events_now() + HR_EV_NEG_MS;
+        return 0;
+    }
+
+    return rc;
 }

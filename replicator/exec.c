@@ -1,10 +1,17 @@
 /*
  * exec.c: the execution log and the lease.
  *
- * The log is append-only JSON lines, written with one write(2) under
+ * The log is append-only JSON lines, written under executions.lock and
  * O_APPEND and fsynced, so concurrent runs (a daemon and a manual `run`)
  * never interleave a line.  `status` reads the tail; the file is small
  * (a few hundred bytes per execution).
+ *
+ * A full disk: a line that cannot be written whole is cut off again (no
+ * torn line is left for the next one to be glued to), and the error is the
+ * write's own errno.  A result must not be lost while its "Running" line is
+ * there (the execution would be shown as Interrupted), so
+ * executions.reserve holds some allocated space that a result may free
+ * when the disk is full.
  */
 
 #include <errno.h>
@@ -14,6 +21,7 @@
 #include <string.h>
 #include <signal.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -21,11 +29,17 @@
 
 #define HR_EXEC_LOG_MAX  (64 * 1024 * 1024)
 #define HR_EXEC_SHOW     20
+#define HR_EXEC_RESERVE  (256 * 1024)
 
 
 static json_t *hr_exec_load(hr_ctx_t *ctx, char *err, size_t errlen);
+static void hr_exec_progress_merge(hr_ctx_t *ctx, json_t *all);
 static json_t *hr_exec_collapse(json_t *all);
 static void hr_exec_time(json_t *v, char *out, size_t outlen);
+static int hr_exec_lock(hr_ctx_t *ctx);
+static void hr_exec_reserve(hr_ctx_t *ctx);
+static int hr_exec_write(hr_ctx_t *ctx, json_t *rec, int reserve, char *err,
+    size_t errlen);
 
 
 static json_t *
@@ -74,7 +88,97 @@ hr_exec_load(hr_ctx_t *ctx, char *err, size_t errlen)
 
     free(text);
 
-    return hr_exec_collapse(all);
+    all = hr_exec_collapse(all);
+    hr_exec_progress_merge(ctx, all);
+
+    return all;
+}
+
+
+/* Running and Interrupted executions: what they had copied so far. */
+static void
+hr_exec_progress_merge(hr_ctx_t *ctx, json_t *all)
+{
+    char          path[PATH_MAX], err[256], *text;
+    size_t        i, len;
+    json_t       *v, *p;
+    const char   *st;
+    json_error_t  je;
+
+    json_array_foreach(all, i, v) {
+        st = json_string_value(json_object_get(v, "status"));
+
+        if (st == NULL || (strcmp(st, "Running") != 0
+                           && strcmp(st, "Interrupted") != 0))
+        {
+            continue;
+        }
+
+        snprintf(path, sizeof(path), "%s/execution-%lld.progress",
+                 ctx->store.state,
+                 (long long) json_integer_value(json_object_get(v, "id")));
+
+        text = hr_store_read_file(path, 4096, &len, err, sizeof(err));
+        if (text == NULL) {
+            continue;
+        }
+
+        p = json_loadb(text, len, 0, &je);
+        free(text);
+
+        if (json_is_object(p)) {
+            json_object_update(v, p);
+        }
+
+        json_decref(p);
+    }
+}
+
+
+void
+hr_exec_progress(hr_ctx_t *ctx, long long id, json_t *rec)
+{
+    int     fd;
+    char    path[PATH_MAX], tmp[PATH_MAX + 8], *text;
+    size_t  len;
+
+    if (id <= 0) {
+        return;
+    }
+
+    snprintf(path, sizeof(path), "%s/execution-%lld.progress",
+             ctx->store.state, id);
+
+    if (rec == NULL) {
+        (void) unlink(path);
+        return;
+    }
+
+    text = json_dumps(rec, JSON_COMPACT);
+    if (text == NULL) {
+        return;
+    }
+
+    /* a reader sees the old figures or the new, never half */
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    len = strlen(text);
+
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+    if (fd != -1) {
+        if (write(fd, text, len) == (ssize_t) len) {
+            close(fd);
+            if (rename(tmp, path) == -1) {
+                (void) unlink(tmp);
+            }
+
+        } else {
+            close(fd);
+            (void) unlink(tmp);
+        }
+    }
+
+    free(text);
 }
 
 
@@ -160,19 +264,14 @@ hr_exec_begin(hr_ctx_t *ctx, const char *policy, const char *trigger,
     time_t start)
 {
     int         fd;
-    char        path[PATH_MAX], err[256];
+    char        err[256];
     json_t     *rec;
     long long   id;
 
     /* the id is picked and its "Running" line written under one lock */
-    snprintf(path, sizeof(path), "%s/executions.lock", ctx->store.state);
+    fd = hr_exec_lock(ctx);
 
-    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd != -1) {
-        while (flock(fd, LOCK_EX) == -1 && errno == EINTR) {
-            /* void */
-        }
-    }
+    hr_exec_reserve(ctx);
 
     id = hr_exec_next_id(ctx);
 
@@ -180,7 +279,7 @@ hr_exec_begin(hr_ctx_t *ctx, const char *policy, const char *trigger,
                     "policy", policy, "trigger", trigger, "status", "Running",
                     "start_time", (json_int_t) start, "pid", (int) getpid());
 
-    if (rec == NULL || hr_exec_append(ctx, rec, err, sizeof(err)) == -1) {
+    if (rec == NULL || hr_exec_write(ctx, rec, 0, err, sizeof(err)) == -1) {
         hr_log(&ctx->log, HR_LOG_WARN, "execution %lld not recorded: %s",
                id, rec ? err : "out of memory");
     }
@@ -195,12 +294,77 @@ hr_exec_begin(hr_ctx_t *ctx, const char *policy, const char *trigger,
 }
 
 
+static int
+hr_exec_lock(hr_ctx_t *ctx)
+{
+    int   fd;
+    char  path[PATH_MAX];
+
+    snprintf(path, sizeof(path), "%s/executions.lock", ctx->store.state);
+
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd != -1) {
+        while (flock(fd, LOCK_EX) == -1 && errno == EINTR) {
+            /* void */
+        }
+    }
+
+    return fd;
+}
+
+
+/* Space for a result on a full disk; made again when there is room. */
+static void
+hr_exec_reserve(hr_ctx_t *ctx)
+{
+    int          fd;
+    char         path[PATH_MAX];
+    struct stat  st;
+
+    snprintf(path, sizeof(path), "%s/executions.reserve", ctx->store.state);
+
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd == -1) {
+        return;
+    }
+
+    if (fstat(fd, &st) == 0 && st.st_blocks * 512 < HR_EXEC_RESERVE
+        && posix_fallocate(fd, 0, HR_EXEC_RESERVE) != 0)
+    {
+        /* no room now: the next execution tries again */
+        (void) ftruncate(fd, 0);
+    }
+
+    close(fd);
+}
+
+
 int
 hr_exec_append(hr_ctx_t *ctx, json_t *rec, char *err, size_t errlen)
 {
-    int      fd, rc;
-    char     path[PATH_MAX], *text, *line;
-    size_t   len;
+    int  fd, rc;
+
+    fd = hr_exec_lock(ctx);
+    rc = hr_exec_write(ctx, rec, 1, err, errlen);
+
+    if (fd != -1) {
+        close(fd);
+    }
+
+    return rc;
+}
+
+
+/* One line, whole or not at all; the caller holds executions.lock. */
+static int
+hr_exec_write(hr_ctx_t *ctx, json_t *rec, int reserve, char *err,
+    size_t errlen)
+{
+    int          fd, rc, e, freed;
+    char         path[PATH_MAX], rpath[PATH_MAX], *text, *line;
+    size_t       len, done;
+    ssize_t      n;
+    struct stat  st, rst;
 
     snprintf(path, sizeof(path), "%s/executions.jsonl", ctx->store.state);
 
@@ -229,12 +393,67 @@ hr_exec_append(hr_ctx_t *ctx, json_t *rec, char *err, size_t errlen)
         return -1;
     }
 
-    rc = 0;
+    rc = -1;
+    freed = 0;
 
-    if (write(fd, line, len) != (ssize_t) len || fsync(fd) == -1) {
+    for ( ;; ) {
+        if (fstat(fd, &st) == -1) {
+            snprintf(err, errlen, "fstat(\"%s\") failed: %s", path,
+                     strerror(errno));
+            break;
+        }
+
+        e = 0;
+
+        for (done = 0; done < len; done += (size_t) n) {
+            n = write(fd, line + done, len - done);
+
+            if (n == -1 && errno == EINTR) {
+                n = 0;
+                continue;
+            }
+
+            if (n <= 0) {
+                /* a short write is followed by one that says why */
+                e = n == 0 ? EIO : errno;
+                break;
+            }
+        }
+
+        if (e == 0 && fsync(fd) == 0) {
+            rc = 0;
+            break;
+        }
+
+        if (e == 0) {
+            e = errno;
+        }
+
+        /* cut the part that was written off again: no torn line */
+        if (ftruncate(fd, st.st_size) == -1) {
+            hr_log(&ctx->log, HR_LOG_ERROR, "ftruncate(\"%s\", %lld) "
+                   "failed: %s", path, (long long) st.st_size,
+                   strerror(errno));
+        }
+
+        if ((e == ENOSPC || e == EDQUOT) && reserve && !freed) {
+            snprintf(rpath, sizeof(rpath), "%s/executions.reserve",
+                     ctx->store.state);
+
+            if (stat(rpath, &rst) == 0 && rst.st_blocks > 0
+                && truncate(rpath, 0) == 0)
+            {
+                hr_log(&ctx->log, HR_LOG_WARN, "%s: %s; the reserved space "
+                       "(%s) is used for this result", path, strerror(e),
+                       rpath);
+                freed = 1;
+                continue;
+            }
+        }
+
         snprintf(err, errlen, "write(\"%s\") failed: %s", path,
-                 strerror(errno));
-        rc = -1;
+                 strerror(e));
+        break;
     }
 
     close(fd);
@@ -338,6 +557,18 @@ hr_exec_print(json_t *v)
                                                         "resumed_bytes")),
            end - (long long) json_integer_value(json_object_get(v,
                                                           "start_time")));
+
+    /* a running execution's figures so far */
+    if (json_object_get(v, "blobs_total") != NULL) {
+        printf("  progress: blobs %lld/%lld, %lld of %lld bytes\n",
+               (long long) json_integer_value(json_object_get(v,
+                                                          "blobs_done")),
+               (long long) json_integer_value(json_object_get(v,
+                                                         "blobs_total")),
+               (long long) json_integer_value(json_object_get(v, "bytes")),
+               (long long) json_integer_value(json_object_get(v,
+                                                         "bytes_total")));
+    }
 
     e = json_object_get(v, "event");
     if (json_is_object(e)) {

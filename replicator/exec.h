@@ -6,6 +6,11 @@
  *                      starts, then its result; the last line of an id
  *                      wins
  *   gc.lease           flock(2)ed: shared by runs, exclusive by gc
+ *   execution-ID.progress   a running execution's figures so far
+ *                      ({"bytes", "bytes_total", "blobs_done",
+ *                      "blobs_total", "updated"}), rewritten every few
+ *                      seconds and removed with its result; `status`
+ *                      shows them for a Running (or Interrupted) one
  *
  * One record schema for every execution, whatever caused it (plan.c makes
  * them; policy runs go to executions.jsonl, event-driven ones to Redis,
@@ -14,7 +19,8 @@
  *   {"id", "policy", "trigger" (manual|scheduled|event_based|on_demand),
  *    "status" (Running|Succeed|Failed|NotFound|Stopped|Interrupted),
  *    "start_time", "end_time", "total", "succeed", "failed", "bytes",
- *    "resumed_bytes", "blobs_fetched", "blobs_linked", ["error"],
+ *    "resumed_bytes", "blobs_fetched", "blobs_linked",
+ *    "blobs_elsewhere" (stored meanwhile by another process), ["error"],
  *    ["event": {"what", "source", "lines", "attempt", "waited_ms",
  *               "occurred_at"}],
  *    "tasks": [{"id", "src_resource", "dst_resource", "status",
@@ -37,6 +43,9 @@ long long hr_exec_next_id(hr_ctx_t *ctx);
 long long hr_exec_begin(hr_ctx_t *ctx, const char *policy,
     const char *trigger, time_t start);
 int hr_exec_append(hr_ctx_t *ctx, json_t *rec, char *err, size_t errlen);
+
+/* A running execution's figures so far; NULL rec: it has ended. */
+void hr_exec_progress(hr_ctx_t *ctx, long long id, json_t *rec);
 
 /* One record, as `status` prints it, whichever store holds it. */
 void hr_exec_print(json_t *rec);

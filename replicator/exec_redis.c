@@ -79,7 +79,10 @@ hr_exec_redis_put(hr_queue_t *q, json_t *rec, char *err, size_t errlen)
     rc = hr_queue_command(q, 1, 12, argv, argvlen);
     free(text);
 
-    snprintf(ttl, sizeof(ttl), "%d", HR_EXEC_REDIS_TTL);
+    /* a name the primary does not have: worth an hour, not a week */
+    snprintf(ttl, sizeof(ttl), "%d",
+             status != NULL && strcmp(status, "NotFound") == 0
+             ? HR_EXEC_REDIS_NOTFOUND_TTL : HR_EXEC_REDIS_TTL);
     argv[0] = "EXPIRE";
     argv[1] = key;
     argv[2] = ttl;
@@ -101,18 +104,25 @@ hr_exec_redis_put(hr_queue_t *q, json_t *rec, char *err, size_t errlen)
 
     rc |= hr_queue_command(q, 1, 4, argv, argvlen);
 
-    /* the cap: keep the newest; their hashes expire by themselves */
+    /* the cap: keep the newest, and delete the hashes of the others */
     snprintf(rank, sizeof(rank), "-%d", HR_EXEC_REDIS_MAX + 1);
-    argv[0] = "ZREMRANGEBYRANK";
-    argv[1] = idx;
-    argv[2] = "0";
-    argv[3] = rank;
+    snprintf(key, sizeof(key), "%s:exec:", hr_queue_name(q));
+    argv[0] = "EVAL";
+    argv[1] = "local old = redis.call('ZRANGE', KEYS[1], 0, ARGV[1]) "
+              "for _, id in ipairs(old) do "
+              "redis.call('DEL', ARGV[2] .. id) end "
+              "redis.call('ZREMRANGEBYRANK', KEYS[1], 0, ARGV[1]) "
+              "return #old";
+    argv[2] = "1";
+    argv[3] = idx;
+    argv[4] = rank;
+    argv[5] = key;
 
-    for (i = 0; i < 4; i++) {
+    for (i = 0; i < 6; i++) {
         argvlen[i] = strlen(argv[i]);
     }
 
-    rc |= hr_queue_command(q, 1, 4, argv, argvlen);
+    rc |= hr_queue_command(q, 1, 6, argv, argvlen);
 
     if (rc != 0) {
         snprintf(err, errlen, "execution %s not recorded in Redis: outbox "

@@ -7,7 +7,8 @@
  *
  *   <queue>:exec:<id>     hash: json (the whole record, exec.h's schema),
  *                         status, policy, trigger, start_time; expires
- *                         after 7 days
+ *                         after 7 days (a NotFound one after an hour), or
+ *                         is deleted when its id leaves the index
  *   <queue>:executions    sorted set of ids (score: the id), the newest
  *                         HR_EXEC_REDIS_MAX kept
  *   <queue>:stats         hash of counters (HINCRBY): events, copied,
@@ -28,6 +29,7 @@
 
 #define HR_EXEC_REDIS_MAX   1000
 #define HR_EXEC_REDIS_TTL   (7 * 24 * 3600)
+#define HR_EXEC_REDIS_NOTFOUND_TTL  3600
 #define HR_EXEC_REDIS_SHOW  20
 
 long long hr_exec_redis_id(unsigned *seq);

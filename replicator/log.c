@@ -3,7 +3,10 @@
  * and a single progress line that is redrawn with '\r' on a terminal.
  */
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -45,6 +48,94 @@ hr_log_init(hr_log_t *log, FILE *fp, const char *level)
     log->level = lv < 0 ? HR_LOG_INFO : lv;
     log->tty = isatty(fileno(fp));
     log->progress = 0;
+    log->owned = 0;
+    log->path = NULL;
+}
+
+
+void
+hr_log_set_level(hr_log_t *log, const char *level)
+{
+    int  lv;
+
+    lv = hr_log_level(level);
+    log->level = lv < 0 ? HR_LOG_INFO : lv;
+}
+
+
+int
+hr_log_open(hr_log_t *log, const char *path, char *err, size_t errlen)
+{
+    int    fd;
+    char  *p;
+    FILE  *fp;
+
+    p = strdup(path);
+    if (p == NULL) {
+        snprintf(err, errlen, "log_file: out of memory");
+        return -1;
+    }
+
+    fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY,
+              0640);
+    fp = fd != -1 ? fdopen(fd, "a") : NULL;
+
+    if (fp == NULL) {
+        snprintf(err, errlen, "log_file: open \"%.200s\": %s", path,
+                 strerror(errno));
+        if (fd != -1) {
+            close(fd);
+        }
+        free(p);
+        return -1;
+    }
+
+    hr_log_close(log);
+
+    log->fp = fp;
+    log->owned = 1;
+    log->path = p;
+    log->tty = 0;
+    log->progress = 0;
+
+    return 0;
+}
+
+
+int
+hr_log_reopen(hr_log_t *log, char *err, size_t errlen)
+{
+    char  *path;
+    int    rc;
+
+    if (!log->owned) {
+        return 0;
+    }
+
+    path = strdup(log->path);
+    if (path == NULL) {
+        snprintf(err, errlen, "log_file: out of memory");
+        return -1;
+    }
+
+    rc = hr_log_open(log, path, err, errlen);
+    free(path);
+
+    return rc;
+}
+
+
+void
+hr_log_close(hr_log_t *log)
+{
+    if (log->owned) {
+        fclose(log->fp);
+        log->fp = stderr;
+        log->owned = 0;
+    }
+
+    free(log->path);
+    log->path = NULL;
 }
 
 

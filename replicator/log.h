@@ -19,9 +19,20 @@ typedef struct {
     int      level;
     int      tty;           /* fp is a terminal: a progress line is shown */
     int      progress;      /* a progress line is on screen, clear it first */
+    int      owned;         /* fp is "log_file", opened here */
+    char    *path;
 } hr_log_t;
 
 void hr_log_init(hr_log_t *log, FILE *fp, const char *level);
+void hr_log_set_level(hr_log_t *log, const char *level);
+/*
+ * "log_file": appends to path from now on; hr_log_reopen() opens the same
+ * path again (SIGUSR1, after logrotate moved it) and keeps the old file
+ * when the new one cannot be opened.  Both return 0, or -1 with err.
+ */
+int hr_log_open(hr_log_t *log, const char *path, char *err, size_t errlen);
+int hr_log_reopen(hr_log_t *log, char *err, size_t errlen);
+void hr_log_close(hr_log_t *log);
 int hr_log_level(const char *name);
 void hr_log(hr_log_t *log, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -47,6 +47,7 @@ struct hr_loop_s {
     int                  sigfd;
     int                  term;
     int                  hup;
+    int                  usr1;
     long long            next_timer_id;
     hr_file_event_t     *events;
     struct epoll_event  *fired;
@@ -426,7 +427,15 @@ hr_loop_signal_read(hr_loop_t *loop, int fd, void *data, int mask)
         case SIGHUP:
             loop->hup = 1;
             break;
+        case SIGUSR1:
+            loop->usr1 = 1;
+            break;
+        case SIGUSR2:
+        case SIGALRM:
+            /* nothing to do: taken here so that they do not kill */
+            break;
         default:
+            /* TERM, INT, QUIT: a graceful stop */
             loop->term = 1;
             break;
         }
@@ -443,6 +452,10 @@ hr_loop_signals(hr_loop_t *loop, char *err, size_t errlen)
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGQUIT);
+    sigaddset(&set, SIGUSR1);       /* logrotate's postrotate: reopen */
+    sigaddset(&set, SIGUSR2);
+    sigaddset(&set, SIGALRM);
 
     if (sigprocmask(SIG_BLOCK, &set, NULL) == -1) {
         snprintf(err, errlen, "sigprocmask() failed: %s", strerror(errno));
@@ -466,6 +479,18 @@ int
 hr_loop_term(hr_loop_t *loop)
 {
     return loop->term;
+}
+
+
+int
+hr_loop_usr1(hr_loop_t *loop)
+{
+    int  usr1;
+
+    usr1 = loop->usr1;
+    loop->usr1 = 0;
+
+    return usr1;
 }
 
 

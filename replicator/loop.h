@@ -5,7 +5,7 @@
  * all live here, so one thread owns every fd and every timer.
  *
  * Signals arrive through signalfd: the handler side only sets flags in the
- * loop (term, hup), which the caller reads between turns.
+ * loop (term, hup, usr1), which the caller reads between turns.
  */
 
 #ifndef HR_LOOP_H
@@ -43,11 +43,16 @@ void hr_loop_del_timer(hr_loop_t *loop, long long id);
  */
 int hr_loop_once(hr_loop_t *loop, long max_ms);
 
-/* Blocks SIGTERM, SIGINT, SIGHUP and reads them from a signalfd. */
+/*
+ * Blocks TERM, INT, QUIT (stop), HUP (reload), USR1 (reopen the log), USR2
+ * and ALRM (ignored) and reads them from a signalfd; SIGPIPE is ignored.
+ */
 int hr_loop_signals(hr_loop_t *loop, char *err, size_t errlen);
 
 /* Signal flags: set by the loop, cleared by the caller. */
 int hr_loop_term(hr_loop_t *loop);
 int hr_loop_hup(hr_loop_t *loop, int clear);
+/* SIGUSR1 came since the last call: reopen the log */
+int hr_loop_usr1(hr_loop_t *loop);
 
 #endif /* HR_LOOP_H */

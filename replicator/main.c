@@ -19,11 +19,13 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -45,10 +47,14 @@
 
 
 static void hr_usage(FILE *fp);
-static int hr_ctx_open(hr_ctx_t *ctx, const char *conf, char *err,
+static int hr_ctx_open(hr_ctx_t *ctx, const char *conf, int writes,
+    char *err, size_t errlen);
+static int hr_ctx_check(hr_config_t *cf, const char *conf, int writes,
+    char *err, size_t errlen);
+static int hr_dir_creatable(const char *dir, char *err, size_t errlen);
+static int hr_ctx_writable(hr_config_t *cf, const char *conf, char *err,
     size_t errlen);
-static int hr_ctx_check(hr_config_t *cf, const char *conf, char *err,
-    size_t errlen);
+static void hr_ctx_warnings(hr_ctx_t *ctx, hr_config_t *cf);
 static void hr_ctx_close(hr_ctx_t *ctx);
 static int hr_ctx_start(hr_ctx_t *ctx, char *err, size_t errlen);
 static int hr_cmd_check(hr_ctx_t *ctx);
@@ -57,6 +63,7 @@ static int hr_cmd_daemon(hr_ctx_t *ctx);
 static int hr_cmd_status(hr_ctx_t *ctx, int json);
 static int hr_cmd_metrics(hr_ctx_t *ctx, const char *output);
 static int hr_reload(hr_ctx_t *ctx);
+static void hr_log_reopen_on_usr1(hr_ctx_t *ctx);
 static int hr_run_policy(hr_ctx_t *ctx, hr_config_t *cf, hr_policy_t *p,
     const char *trigger);
 
@@ -77,7 +84,8 @@ hr_usage(FILE *fp)
 
 
 static int
-hr_ctx_open(hr_ctx_t *ctx, const char *conf, char *err, size_t errlen)
+hr_ctx_open(hr_ctx_t *ctx, const char *conf, int writes, char *err,
+    size_t errlen)
 {
     memset(ctx, 0, sizeof(hr_ctx_t));
     ctx->conf_path = conf;
@@ -89,19 +97,124 @@ hr_ctx_open(hr_ctx_t *ctx, const char *conf, char *err, size_t errlen)
         return -1;
     }
 
-    if (hr_ctx_check(ctx->cf, conf, err, errlen) == -1) {
+    if (hr_ctx_check(ctx->cf, conf, writes, err, errlen) == -1) {
         return -1;
     }
 
-    hr_log_init(&ctx->log, stderr, ctx->cf->log_level);
+    hr_log_set_level(&ctx->log, ctx->cf->log_level);
+    hr_ctx_warnings(ctx, ctx->cf);
 
     return 0;
 }
 
 
-/* What a configuration needs beyond its syntax, at a start or a reload. */
+static void
+hr_ctx_warnings(hr_ctx_t *ctx, hr_config_t *cf)
+{
+    size_t  i;
+
+    for (i = 0; i < cf->nwarnings; i++) {
+        hr_log(&ctx->log, HR_LOG_WARN, "%s: %s", ctx->conf_path,
+               cf->warnings[i]);
+    }
+}
+
+
+/*
+ * The directory exists and this process may create entries in it, or its
+ * nearest existing ancestor is such a directory: `check` then fails where
+ * `run` would fail, before anything is created.
+ */
 static int
-hr_ctx_check(hr_config_t *cf, const char *conf, char *err, size_t errlen)
+hr_dir_creatable(const char *dir, char *err, size_t errlen)
+{
+    char         path[PATH_MAX], *slash;
+    struct stat  st;
+
+    if (snprintf(path, sizeof(path), "%s", dir) >= (int) sizeof(path)) {
+        snprintf(err, errlen, "\"%.100s\": too long", dir);
+        return -1;
+    }
+
+    for ( ;; ) {
+        if (stat(path, &st) == 0) {
+            if (!S_ISDIR(st.st_mode)) {
+                snprintf(err, errlen, "\"%.100s\" cannot be created: "
+                         "\"%.100s\" is not a directory", dir, path);
+                return -1;
+            }
+
+            if (access(path, W_OK | X_OK) == -1) {
+                snprintf(err, errlen, "\"%.100s\" cannot be %s: \"%.100s\":"
+                         " %s", dir, strcmp(path, dir) == 0 ? "written"
+                         : "created", path, strerror(errno));
+                return -1;
+            }
+
+            return 0;
+        }
+
+        if (errno != ENOENT) {
+            snprintf(err, errlen, "\"%.100s\": %s", path, strerror(errno));
+            return -1;
+        }
+
+        slash = strrchr(path, '/');
+        if (slash == NULL || slash == path) {
+            /* "/" does not exist: stat() said something else first */
+            snprintf(err, errlen, "\"%.100s\": no existing parent", dir);
+            return -1;
+        }
+
+        *slash = '\0';
+    }
+}
+
+
+/* The store, state_dir and log_file can be written or created. */
+static int
+hr_ctx_writable(hr_config_t *cf, const char *conf, char *err, size_t errlen)
+{
+    int   fd;
+    char  msg[256];
+
+    if (hr_dir_creatable(cf->store_root, msg, sizeof(msg)) == -1) {
+        snprintf(err, errlen, "%.200s: storage.root: %s", conf, msg);
+        return -1;
+    }
+
+    if (cf->state_dir != NULL
+        && hr_dir_creatable(cf->state_dir, msg, sizeof(msg)) == -1)
+    {
+        snprintf(err, errlen, "%.200s: state_dir: %s", conf, msg);
+        return -1;
+    }
+
+    if (cf->log_file != NULL) {
+        fd = open(cf->log_file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC
+                  | O_NOCTTY, 0640);
+        if (fd == -1) {
+            snprintf(err, errlen, "%s: log_file: open \"%.200s\": %s", conf,
+                     cf->log_file, strerror(errno));
+            return -1;
+        }
+
+        close(fd);
+    }
+
+    return 0;
+}
+
+
+/*
+ * What a configuration needs beyond its syntax, at a start or a reload;
+ * writes: the command writes to the store (run, daemon, gc, evict, and
+ * check, which answers for them), so its directories must be creatable.
+ * status and metrics only read: a user who may not write still may look.
+ */
+static int
+hr_ctx_check(hr_config_t *cf, const char *conf, int writes, char *err,
+    size_t errlen)
 {
     if (hr_log_level(cf->log_level) == -1) {
         snprintf(err, errlen, "%s: log_level: unknown level \"%s\"", conf,
@@ -112,6 +225,18 @@ hr_ctx_check(hr_config_t *cf, const char *conf, char *err, size_t errlen)
     if (cf->store_root == NULL || cf->store_root[0] != '/') {
         snprintf(err, errlen, "%s: storage.root: an absolute path is needed",
                  conf);
+        return -1;
+    }
+
+    if (cf->store_group != NULL && cf->store_group[0] != '\0'
+        && getgrnam(cf->store_group) == NULL)
+    {
+        snprintf(err, errlen, "%s: storage.group: unknown group \"%.64s\"",
+                 conf, cf->store_group);
+        return -1;
+    }
+
+    if (writes && hr_ctx_writable(cf, conf, err, errlen) == -1) {
         return -1;
     }
 
@@ -137,6 +262,7 @@ hr_ctx_close(hr_ctx_t *ctx)
     hr_loop_free(ctx->loop);
     hr_store_free(&ctx->store);
     hr_config_release(ctx->cf);
+    hr_log_close(&ctx->log);
 }
 
 
@@ -398,6 +524,8 @@ hr_cmd_run(hr_ctx_t *ctx, const char *policy)
     }
 
     while (hr_engine_jobs(ctx->engine, -1) > 0) {
+        hr_log_reopen_on_usr1(ctx);
+
         if (hr_engine_turn(ctx->engine, 1000) == -1) {
             hr_log(&ctx->log, HR_LOG_ERROR, "epoll_wait() failed: %s",
                    strerror(errno));
@@ -414,6 +542,27 @@ hr_cmd_run(hr_ctx_t *ctx, const char *policy)
 }
 
 
+/* SIGUSR1 (logrotate's postrotate): "log_file" is opened again. */
+static void
+hr_log_reopen_on_usr1(hr_ctx_t *ctx)
+{
+    char  err[HR_ERR_LEN];
+
+    if (!hr_loop_usr1(ctx->loop)) {
+        return;
+    }
+
+    if (hr_log_reopen(&ctx->log, err, sizeof(err)) == -1) {
+        hr_log(&ctx->log, HR_LOG_ERROR, "SIGUSR1: %s; logging on to the "
+               "file that was open", err);
+        return;
+    }
+
+    hr_log(&ctx->log, HR_LOG_INFO, "SIGUSR1: %s", ctx->log.owned
+           ? "log file reopened" : "no log_file, logging to stderr");
+}
+
+
 /*
  * SIGHUP: a new configuration for the jobs that start from now on; the
  * running ones keep theirs until they end.
@@ -427,7 +576,7 @@ hr_reload(hr_ctx_t *ctx)
     ncf = hr_config_open(ctx->conf_path, err, sizeof(err));
 
     if (ncf == NULL
-        || hr_ctx_check(ncf, ctx->conf_path, err, sizeof(err)) == -1)
+        || hr_ctx_check(ncf, ctx->conf_path, 1, err, sizeof(err)) == -1)
     {
         hr_log(&ctx->log, HR_LOG_ERROR, "reload: %s; keeping the running "
                "configuration", err);
@@ -449,9 +598,23 @@ hr_reload(hr_ctx_t *ctx)
                "restart only");
     }
 
+    hr_ctx_warnings(ctx, ncf);
+
+    if (ncf->log_file == NULL && ctx->log.owned) {
+        hr_log_close(&ctx->log);
+
+    } else if (ncf->log_file != NULL
+               && (ctx->cf->log_file == NULL
+                   || strcmp(ncf->log_file, ctx->cf->log_file) != 0)
+               && hr_log_open(&ctx->log, ncf->log_file, err, sizeof(err))
+                  == -1)
+    {
+        hr_log(&ctx->log, HR_LOG_ERROR, "reload: %s", err);
+    }
+
     hr_config_release(ctx->cf);
     ctx->cf = ncf;
-    hr_log_init(&ctx->log, stderr, ctx->cf->log_level);
+    hr_log_set_level(&ctx->log, ctx->cf->log_level);
     hr_engine_limits(ctx->engine, ctx->cf->concurrency,
                      ctx->cf->concurrency);
 
@@ -557,6 +720,8 @@ hr_cmd_daemon(hr_ctx_t *ctx)
             hr_log(&ctx->log, HR_LOG_INFO, "daemon: stopping on a signal");
             break;
         }
+
+        hr_log_reopen_on_usr1(ctx);
 
         if (hr_loop_hup(ctx->loop, 1) && hr_reload(ctx) == 0) {
             free(next);
@@ -880,7 +1045,11 @@ main(int argc, char **argv)
         return HR_EXIT_FAILED;
     }
 
-    if (hr_ctx_open(&ctx, conf, err, sizeof(err)) == -1) {
+    if (hr_ctx_open(&ctx, conf, strcmp(cmd, "status") != 0
+                              && strcmp(cmd, "metrics") != 0,
+                    err, sizeof(err))
+        == -1)
+    {
         fprintf(stderr, "harbor-replicator: %s\n", err);
         if (strcmp(cmd, "check") == 0) {
             fprintf(stderr, "harbor-replicator: configuration file %s test "
@@ -892,6 +1061,17 @@ main(int argc, char **argv)
     }
 
     ctx.dry_run = dry_run;
+
+    /* the long-running commands log to "log_file"; the others to stderr */
+    if (ctx.cf->log_file != NULL
+        && (strcmp(cmd, "run") == 0 || strcmp(cmd, "daemon") == 0)
+        && hr_log_open(&ctx.log, ctx.cf->log_file, err, sizeof(err)) == -1)
+    {
+        fprintf(stderr, "harbor-replicator: %s: %s\n", conf, err);
+        hr_ctx_close(&ctx);
+        curl_global_cleanup();
+        return HR_EXIT_USAGE;
+    }
 
     if (strcmp(cmd, "check") == 0) {
         rc = hr_cmd_check(&ctx);

@@ -110,6 +110,7 @@ typedef struct {
     int               auth_retried;
     int               busy_logged;
     int               claimed;      /* holds the engine's claim */
+    int               elsewhere;    /* stored meanwhile by another */
     int               slot;         /* holds a transfer slot */
     time_t            not_before;   /* retry backoff, or another's fetch */
     long long         got;          /* bytes received in this run */
@@ -133,6 +134,8 @@ typedef struct {
     long long         bytes_total;  /* blob bytes to fetch */
     long long         resumed;      /* bytes not fetched again */
     long long         linked;       /* blobs found in the store */
+    long long         elsewhere;    /* blobs another process stored */
+    long long         id;           /* the execution's, 0: not recorded */
     long long         started_ms;   /* for the progress log */
     char            **uses;         /* told to the engine: hr_plan_use() */
     size_t            nuses;
@@ -143,6 +146,8 @@ typedef struct {
 
 
 static int hr_plan_one(hr_run_t *r, char *err, size_t errlen);
+static void hr_plan_progress(hr_run_t *r, size_t done, long long got,
+    time_t now);
 static int hr_plan_walk_blob(hr_run_t *r, hr_task_t *t);
 static void hr_plan_deleted(hr_run_t *r, hr_task_t *t);
 static void hr_plan_dl_end(hr_run_t *r, hr_dl_t *d);
@@ -276,6 +281,7 @@ hr_plan_execute(hr_ctx_t *ctx, const hr_plan_req_t *rq, hr_plan_res_t *res,
     start = time(NULL);
     id = (ctx->dry_run || res != NULL)
          ? 0 : hr_exec_begin(ctx, rq->p->name, rq->trigger, start);
+    run.id = id;
     err[0] = '\0';
 
     hr_src_init(&run.src, ctx, rq->p->src ? rq->p->src : &rq->cf->primary);
@@ -400,6 +406,10 @@ done:
 
             } else if (hr_exec_append(ctx, rec, lerr, sizeof(lerr)) == -1) {
                 hr_log(&ctx->log, HR_LOG_ERROR, "%s", lerr);
+
+            } else {
+                /* the result says it all now */
+                hr_exec_progress(ctx, id, NULL);
             }
 
             json_decref(rec);
@@ -411,9 +421,11 @@ done:
     hr_log(&ctx->log, failed && strcmp(status, "NotFound") != 0
                       ? HR_LOG_ERROR : HR_LOG_INFO,
            "execution %lld: policy \"%s\" %s: %zu tasks, %lld bytes fetched "
-           "(%lld resumed), %zu blobs fetched, %lld already stored, %.0fs, "
-           "%.1f MiB/s", id, rq->p->name, status, run.ntasks, run.bytes,
-           run.resumed, run.ndls, run.linked, secs,
+           "(%lld resumed), %lld blobs fetched, %lld already stored, %lld "
+           "stored meanwhile by another process, %.0fs, %.1f MiB/s", id,
+           rq->p->name, status, run.ntasks, run.bytes, run.resumed,
+           (long long) run.ndls - run.elsewhere, run.linked, run.elsewhere,
+           secs,
            run.bytes / 1048576.0 / (secs > 0 ? secs : 1));
 
     if (failed && err[0] == '\0') {
@@ -1570,6 +1582,13 @@ hr_plan_dl_start(hr_run_t *r, hr_dl_t *d, int par)
         hr_log(&r->ctx->log, HR_LOG_INFO, "blob %s: stored meanwhile by "
                "another job or process", d->digest);
         d->state = HR_DL_OK;
+
+        /* not counted as this run's: the summary says what it stored */
+        if (!d->elsewhere) {
+            d->elsewhere = 1;
+            r->elsewhere++;
+        }
+
         hr_plan_dl_end(r, d);
         return 0;
     }
@@ -1753,6 +1772,33 @@ hr_plan_dl_finish(hr_run_t *r, hr_dl_t *d)
 }
 
 
+/* The progress log's interval: a long run says what it does. */
+#define HR_PLAN_PROGRESS_S  5
+
+
+static void
+hr_plan_progress(hr_run_t *r, size_t done, long long got, time_t now)
+{
+    json_t  *p;
+
+    if (r->id <= 0) {
+        return;
+    }
+
+    p = json_pack("{s:I, s:I, s:I, s:I, s:I}",
+                  "bytes", (json_int_t) (r->bytes + got),
+                  "bytes_total", (json_int_t) r->bytes_total,
+                  "blobs_done", (json_int_t) done,
+                  "blobs_total", (json_int_t) r->ndls,
+                  "updated", (json_int_t) now);
+
+    if (p != NULL) {
+        hr_exec_progress(r->ctx, r->id, p);
+        json_decref(p);
+    }
+}
+
+
 static int
 hr_plan_fetch(hr_run_t *r)
 {
@@ -1760,13 +1806,14 @@ hr_plan_fetch(hr_run_t *r)
     long        ms;
     char        line[256];
     size_t      i, pending, done;
-    time_t      t0, last, now;
+    time_t      t0, last, lastfile, now;
     hr_dl_t    *d;
     long long   got;
 
     par = (int) (r->ndls < 64 ? r->ndls : 64);
     t0 = time(NULL);
     last = t0;
+    lastfile = 0;
     failed = 0;
     shared = 0;
 
@@ -1851,14 +1898,20 @@ hr_plan_fetch(hr_run_t *r)
         hr_job_sleep(r->job, ms);
 
         now = time(NULL);
+        got = 0;
 
-        if (now - last >= (r->ctx->log.tty ? 1 : 10)) {
+        for (i = 0; i < r->ndls; i++) {
+            got += r->dls[i]->got;
+        }
+
+        /* for `status`: what this execution has copied so far */
+        if (now - lastfile >= 2) {
+            lastfile = now;
+            hr_plan_progress(r, done, got, now);
+        }
+
+        if (now - last >= (r->ctx->log.tty ? 1 : HR_PLAN_PROGRESS_S)) {
             last = now;
-            got = 0;
-
-            for (i = 0; i < r->ndls; i++) {
-                got += r->dls[i]->got;
-            }
 
             snprintf(line, sizeof(line), "%s: blobs %zu/%zu, %.1f/%.1f MiB, "
                      "%.1f MiB/s", r->p->name, done, r->ndls,
@@ -2464,9 +2517,14 @@ hr_plan_record(hr_run_t *r, time_t start, long long id, const char *status)
                     "failed", failed,
                     "bytes", (json_int_t) r->bytes,
                     "resumed_bytes", (json_int_t) r->resumed,
-                    "blobs_fetched", (json_int_t) r->ndls,
+                    "blobs_fetched", (json_int_t) (r->ndls - r->elsewhere),
                     "blobs_linked", (json_int_t) r->linked,
                     "tasks", tasks);
+
+    if (rec != NULL) {
+        json_object_set_new(rec, "blobs_elsewhere",
+                            json_integer(r->elsewhere));
+    }
 
     return rec;
 }

@@ -4,7 +4,8 @@
  * crash or leak; an error always has a message; a loaded scheduled policy
  * has a cron with a next time or none, never garbage.
  *
- * fuzz-srcs: replicator/config.c replicator/cron.c replicator/match.c
+ * fuzz-srcs: replicator/config.c replicator/config_keys.c replicator/cron.c
+ * fuzz-srcs: replicator/match.c
  * fuzz-srcs: replicator/policy.c replicator/redis_addr.c
  * fuzz-srcs: lib/he_oci_grammar.c
  * fuzz-libs: -ljansson -lhiredis

@@ -321,7 +321,7 @@ test_defaults_and_zero_values(void **state)
 
     json = "{\"storage\":{\"root\":\"/\"},\"primary\":{\"url\":"
            "\"http://127.0.0.1:5000\"},\"policies\":[{\"name\":\"a\","
-           "\"trigger\":{\"type\":\"event_based\"},\"speed\":-1,"
+           "\"trigger\":{\"type\":\"event_based\"},\"speed\":null,"
            "\"replicate_deletion\":true,\"dest_namespace_replace_count\":"
            "null,\"filters\":[{\"type\":\"tag\",\"value\":\"v*\","
            "\"decoration\":\"excludes\"},{\"type\":\"label\"},"
@@ -338,7 +338,8 @@ test_defaults_and_zero_values(void **state)
     assert_int_equal(cf.concurrency, 4);
     assert_string_equal(cf.log_level, "info");
     assert_int_equal(cf.policies[0].enabled, 0);
-    assert_int_equal(cf.policies[0].speed, 0);      /* negative: 0 */
+    assert_int_equal(cf.policies[0].speed, 0);      /* null: 0 */
+    assert_int_equal(cf.nwarnings, 0);
     assert_int_equal(cf.policies[0].deletion, 1);
     assert_int_equal(cf.policies[0].dest_namespace_replace_count, -1);
     assert_int_equal(cf.policies[0].trigger, HR_TRIGGER_EVENT);
@@ -455,6 +456,8 @@ test_bad_input(void **state)
           "policies[0].speed: expected an integer" },
         { "[{\"name\":\"a\",\"speed\":9999999999}]",
           "policies[0].speed: out of range" },
+        { "[{\"name\":\"a\",\"speed\":-1}]",
+          "policies[0].speed: -1 is not a speed" },
         { "[{\"name\":\"a\",\"src_registry\":{\"id\":2}}]",
           "policies[0].src_registry.url: is required" },
         { "[{\"name\":\"a\",\"src_registry\":{\"id\":2,\"url\":"
@@ -489,6 +492,58 @@ test_bad_input(void **state)
     }
 
     assert_int_equal(bad, 0);
+}
+
+
+/* a misspelt key is named by its JSON path; known ones are not */
+static void
+test_unknown_keys(void **state)
+{
+    char          err[HR_ERR_LEN];
+    size_t        i;
+    const char   *json;
+    hr_config_t   cf;
+    static const char  *want[] = {
+        "concurency: unknown key",
+        "polices: unknown key",
+        "storage.rot: unknown key",
+        "policies[0].sped: unknown key",
+        "policies[0].trigger.trigger_setings: unknown key",
+        "policies[0].src_registry.credential.acess_key: unknown key",
+        "policies[0].filters[1].valeu: unknown key",
+    };
+
+    (void) state;
+
+    json = "{\"storage\":{\"root\":\"/s\",\"rot\":1},\"primary\":{"
+           "\"url\":\"http://p\"},\"concurency\":8,\"polices\":[],"
+           "\"log_file\":\"/var/log/hr.log\",\"scrub\":{},"
+           "\"fill\":{},\"cache\":{},\"policies\":[{\"name\":\"a\","
+           "\"sped\":1,\"id\":3,\"creation_time\":\"x\","
+           "\"trigger\":{\"type\":\"manual\",\"trigger_setings\":{}},"
+           "\"filters\":[{\"type\":\"name\",\"value\":\"a\"},"
+           "{\"type\":\"tag\",\"valeu\":\"b\"}],"
+           "\"src_registry\":{\"id\":2,\"url\":\"http://s\","
+           "\"name\":\"s\",\"status\":\"healthy\",\"credential\":{"
+           "\"type\":\"basic\",\"acess_key\":\"u\"}}}]}";
+
+    if (hr_config_parse(&cf, json, strlen(json), err, sizeof(err)) != 0) {
+        fail_msg("%s", err);
+    }
+
+    assert_string_equal(cf.log_file, "/var/log/hr.log");
+
+    for (i = 0; i < cf.nwarnings; i++) {
+        print_message("warning: %s\n", cf.warnings[i]);
+    }
+
+    assert_int_equal(cf.nwarnings, sizeof(want) / sizeof(want[0]));
+
+    for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        assert_non_null(strstr(cf.warnings[i], want[i]));
+    }
+
+    hr_config_free(&cf);
 }
 
 
@@ -583,6 +638,7 @@ main(void)
         cmocka_unit_test(test_defaults_and_zero_values),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_bad_top_level),
+        cmocka_unit_test(test_unknown_keys),
     };
 
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);
