@@ -13,11 +13,13 @@
  * not_modified filter accepts only the quoted form and clients send both.
  *
  * A manifest that matched its digest is remembered in the shared zone
- * with its media type, keyed like a verified blob (device, inode, size,
- * mtime and ctime to the nanosecond, digest): a repeat request for the
- * unchanged file neither hashes nor scans it, and a HEAD does not even
- * read it.  A file replaced or written to has another key and is hashed
- * again, whatever harbor_verify says: manifests are always verified.
+ * with its media type, and when it is small (NGX_HTTP_HARBOR_MANIFEST_KEEP)
+ * with its bytes, keyed like a verified blob (device, inode, size, mtime
+ * and ctime to the nanosecond, digest): a repeat request for the unchanged
+ * file neither hashes nor scans it, a HEAD does not read it, and a GET of
+ * a small one reads nothing either.  A file replaced or written to has
+ * another key and is hashed again, whatever harbor_verify says: manifests
+ * are always verified.
  */
 
 
@@ -30,6 +32,10 @@
 
 static ngx_int_t ngx_http_harbor_manifest_read(ngx_http_request_t *r,
     ngx_http_harbor_ctx_t *ctx, u_char **body, ngx_str_t *type);
+static void ngx_http_harbor_manifest_kept(ngx_http_harbor_ctx_t *ctx,
+    ngx_str_t *kept, ngx_str_t *type, u_char **body);
+static ngx_int_t ngx_http_harbor_manifest_keep(ngx_http_request_t *r,
+    ngx_http_harbor_ctx_t *ctx, ngx_str_t *type, u_char *body);
 static ngx_int_t ngx_http_harbor_accepts(ngx_http_request_t *r,
     ngx_str_t *accept);
 
@@ -47,7 +53,7 @@ ngx_http_harbor_manifest_handler(ngx_http_request_t *r,
     u_char                      *body;
     time_t                       mtime;
     ngx_int_t                    rc;
-    ngx_str_t                    path, type, parts[6];
+    ngx_str_t                    path, type, kept, parts[6];
     ngx_http_harbor_loc_conf_t  *hlcf;
 
     hlcf = ngx_http_get_module_loc_conf(r, ngx_http_harbor_module);
@@ -117,7 +123,7 @@ ngx_http_harbor_manifest_handler(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    rc = ngx_http_harbor_shm_lookup(r, &ctx->vkey, &type);
+    rc = ngx_http_harbor_shm_lookup(r, &ctx->vkey, &kept);
 
     if (rc == NGX_ERROR) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -125,7 +131,11 @@ ngx_http_harbor_manifest_handler(ngx_http_request_t *r,
 
     body = NULL;
 
-    if (rc == NGX_DECLINED || r->method != NGX_HTTP_HEAD) {
+    if (rc == NGX_OK) {
+        ngx_http_harbor_manifest_kept(ctx, &kept, &type, &body);
+    }
+
+    if (rc == NGX_DECLINED || (body == NULL && r->method != NGX_HTTP_HEAD)) {
         rc = ngx_http_harbor_manifest_read(r, ctx, &body,
                                            (rc == NGX_DECLINED) ? &type
                                                                 : NULL);
@@ -251,9 +261,68 @@ ngx_http_harbor_manifest_read(ngx_http_request_t *r,
         return NGX_ABORT;
     }
 
-    ngx_http_harbor_shm_insert(r, &ctx->vkey, type);
+    return ngx_http_harbor_manifest_keep(r, ctx, type, p);
+}
+
+
+/*
+ * What the zone keeps of a verified manifest: the length of its media type
+ * in one byte, the type, and the manifest itself when it is small
+ */
+
+static ngx_int_t
+ngx_http_harbor_manifest_keep(ngx_http_request_t *r,
+    ngx_http_harbor_ctx_t *ctx, ngx_str_t *type, u_char *body)
+{
+    u_char     *p;
+    size_t      size;
+    ngx_str_t   kept;
+
+    if (type->len > NGX_HTTP_HARBOR_MEDIA_TYPE_MAX) {
+        return NGX_OK;
+    }
+
+    size = (ctx->of.size <= NGX_HTTP_HARBOR_MANIFEST_KEEP)
+           ? (size_t) ctx->of.size : 0;
+
+    kept.len = 1 + type->len + size;
+    kept.data = ngx_pnalloc(r->pool, kept.len);
+    if (kept.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = kept.data;
+    *p++ = (u_char) type->len;
+    p = ngx_cpymem(p, type->data, type->len);
+    ngx_memcpy(p, body, size);
+
+    ngx_http_harbor_shm_insert(r, &ctx->vkey, &kept);
 
     return NGX_OK;
+}
+
+
+/* the media type, and the manifest if it was kept whole, from the zone */
+
+static void
+ngx_http_harbor_manifest_kept(ngx_http_harbor_ctx_t *ctx, ngx_str_t *kept,
+    ngx_str_t *type, u_char **body)
+{
+    size_t  len;
+
+    len = (kept->len > 0) ? kept->data[0] : 0;
+
+    if (kept->len < 1 + len) {
+        ngx_str_null(type);
+        return;
+    }
+
+    type->data = kept->data + 1;
+    type->len = len;
+
+    if (ctx->of.size > 0 && kept->len - 1 - len == (size_t) ctx->of.size) {
+        *body = kept->data + 1 + len;
+    }
 }
 
 

@@ -68,6 +68,18 @@
 /* in a vkey's type: the entry of a verified manifest, with its media type */
 #define NGX_HTTP_HARBOR_VKEY_MANIFEST    0x100
 
+/*
+ * a verified manifest of at most this many bytes is kept in the zone with
+ * its media type, so that a repeat GET reads nothing; a larger one is read
+ * from its file (a bigger entry would push verified blobs out sooner, and
+ * a blob that is pushed out is hashed again)
+ */
+#define NGX_HTTP_HARBOR_MANIFEST_KEEP    1024
+
+/* what an entry of the zone holds: a type's length, the type, a manifest */
+#define NGX_HTTP_HARBOR_SHM_VALUE_MAX                                         \
+    (1 + NGX_HTTP_HARBOR_MEDIA_TYPE_MAX + NGX_HTTP_HARBOR_MANIFEST_KEEP)
+
 #define NGX_HTTP_HARBOR_API_VERSION      "registry/2.0"
 
 

@@ -19,9 +19,9 @@
  * no lock.
  *
  * A verified manifest's entry (NGX_HTTP_HARBOR_VKEY_MANIFEST in its key's
- * type) also holds the media type found in its JSON, so that a repeat read
- * of an unchanged manifest neither hashes nor scans it again: its digest
- * and size are in the key itself.
+ * type) also holds the media type found in its JSON, and a small manifest
+ * itself, so that a repeat read of an unchanged manifest neither hashes
+ * nor scans it again: its digest and size are in the key itself.
  *
  * On reload the zone of the old cycle is reused as it is (the old workers
  * still use it while they finish), so neither the cache nor the counters
@@ -220,7 +220,7 @@ ngx_int_t
 ngx_http_harbor_shm_lookup(ngx_http_request_t *r, ngx_http_harbor_vkey_t *key,
     ngx_str_t *value)
 {
-    u_char                       buf[NGX_HTTP_HARBOR_MEDIA_TYPE_MAX];
+    u_char                       buf[NGX_HTTP_HARBOR_SHM_VALUE_MAX];
     size_t                       len;
     uint32_t                     hash;
     ngx_http_harbor_shm_t       *shm;
@@ -272,7 +272,7 @@ ngx_http_harbor_shm_lookup(ngx_http_request_t *r, ngx_http_harbor_vkey_t *key,
 
 /*
  * remembers a verified file, and value with it when not NULL (at most
- * NGX_HTTP_HARBOR_MEDIA_TYPE_MAX bytes); evicts the least recently used
+ * NGX_HTTP_HARBOR_SHM_VALUE_MAX bytes); evicts the least recently used
  * entries when the zone is full (a failure only means the file is hashed
  * again)
  */
@@ -296,7 +296,7 @@ ngx_http_harbor_shm_insert(ngx_http_request_t *r, ngx_http_harbor_vkey_t *key,
 
     len = value ? value->len : 0;
 
-    if (len > NGX_HTTP_HARBOR_MEDIA_TYPE_MAX) {
+    if (len > NGX_HTTP_HARBOR_SHM_VALUE_MAX) {
         return;
     }
 
