@@ -35,8 +35,6 @@ static ngx_int_t ngx_http_harbor_blob_verified(ngx_http_request_t *r,
     ngx_http_harbor_ctx_t *ctx, ngx_int_t rc);
 static ngx_int_t ngx_http_harbor_blob_send(ngx_http_request_t *r,
     ngx_http_harbor_ctx_t *ctx);
-static ngx_int_t ngx_http_harbor_blob_key(ngx_http_request_t *r,
-    ngx_http_harbor_ctx_t *ctx);
 static ngx_int_t ngx_http_harbor_blob_busy(ngx_http_request_t *r);
 
 
@@ -82,13 +80,13 @@ ngx_http_harbor_blob_handler(ngx_http_request_t *r,
 
     case NGX_HTTP_HARBOR_VERIFY_ONCE:
 
-        rc = ngx_http_harbor_blob_key(r, ctx);
+        rc = ngx_http_harbor_file_key(r, ctx, 0);
 
         if (rc == NGX_ERROR) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        switch (ngx_http_harbor_shm_lookup(r, &ctx->vkey)) {
+        switch (ngx_http_harbor_shm_lookup(r, &ctx->vkey, NULL)) {
 
         case NGX_OK:
             ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
@@ -160,52 +158,6 @@ ngx_http_harbor_blob_busy(ngx_http_request_t *r)
 }
 
 
-/*
- * the (dev, inode, size, mtime, ctime, digest) key of "harbor_verify once"
- */
-
-static ngx_int_t
-ngx_http_harbor_blob_key(ngx_http_request_t *r, ngx_http_harbor_ctx_t *ctx)
-{
-    size_t           n, i;
-    ngx_int_t        v;
-    ngx_file_info_t  fi;
-
-    if (ngx_fd_info(ctx->of.fd, &fi) == NGX_FILE_ERROR) {
-        ngx_log_error(NGX_LOG_CRIT, r->connection->log, ngx_errno,
-                      ngx_fd_info_n " \"%s\" failed", ctx->path.data);
-        return NGX_ERROR;
-    }
-
-    /* zeroed as a whole: the key is compared with memcmp, padding too */
-    ngx_memzero(&ctx->vkey, sizeof(ngx_http_harbor_vkey_t));
-
-    ctx->vkey.dev = fi.st_dev;
-    ctx->vkey.ino = fi.st_ino;
-    ctx->vkey.size = fi.st_size;
-    ctx->vkey.mtime = fi.st_mtim.tv_sec;
-    ctx->vkey.mtime_nsec = fi.st_mtim.tv_nsec;
-    ctx->vkey.ctime = fi.st_ctim.tv_sec;
-    ctx->vkey.ctime_nsec = fi.st_ctim.tv_nsec;
-    ctx->vkey.type = ctx->digest.type;
-
-    n = ngx_min(ctx->digest.hex.len / 2, NGX_HTTP_HARBOR_HASH_MAX);
-
-    /* the parser let only lowercase hex through */
-
-    for (i = 0; i < n; i++) {
-        v = ngx_hextoi(&ctx->digest.hex.data[2 * i], 2);
-        if (v == NGX_ERROR) {
-            return NGX_ERROR;
-        }
-
-        ctx->vkey.hash[i] = (u_char) v;
-    }
-
-    return NGX_OK;
-}
-
-
 static ngx_int_t
 ngx_http_harbor_blob_verified(ngx_http_request_t *r,
     ngx_http_harbor_ctx_t *ctx, ngx_int_t rc)
@@ -229,7 +181,7 @@ ngx_http_harbor_blob_verified(ngx_http_request_t *r,
             hlcf = ngx_http_get_module_loc_conf(r, ngx_http_harbor_module);
 
             if (hlcf->verify == NGX_HTTP_HARBOR_VERIFY_ONCE) {
-                ngx_http_harbor_shm_insert(r, &ctx->vkey, 1);
+                ngx_http_harbor_shm_insert(r, &ctx->vkey, NULL, 1);
             }
         }
 
@@ -242,7 +194,7 @@ ngx_http_harbor_blob_verified(ngx_http_request_t *r,
         ngx_http_harbor_count(r, NGX_HTTP_HARBOR_VERIFY_OK);
 
         if (hlcf->verify == NGX_HTTP_HARBOR_VERIFY_ONCE) {
-            ngx_http_harbor_shm_insert(r, &ctx->vkey, 0);
+            ngx_http_harbor_shm_insert(r, &ctx->vkey, NULL, 0);
         }
     }
 

@@ -6,13 +6,20 @@
 
 /*
  * GET|HEAD /v2/<name>/manifests/<tag|digest>.  A manifest is small (at
- * most harbor_manifest_max_size), so it is read into memory, hashed on
- * every request (it is cheap, and a manifest names everything else), and
- * sent from that same buffer: the bytes that were hashed are the bytes that
- * go out.  Its media type is detected from the JSON as distribution 2.8
- * does, and OCI types are refused to clients whose Accept lines do not
- * list them.  If-None-Match is checked here because the not_modified
- * filter accepts only the quoted form and clients send both.
+ * most harbor_manifest_max_size), so it is read into memory, hashed, and
+ * sent from that same buffer.  Its media type is detected from the JSON as
+ * distribution 2.8 does, and OCI types are refused to clients whose Accept
+ * lines do not list them.  If-None-Match is checked here because the
+ * not_modified filter accepts only the quoted form and clients send both.
+ *
+ * A manifest that matched its digest is remembered in the shared zone
+ * with its media type, and when it is small (NGX_HTTP_HARBOR_MANIFEST_KEEP)
+ * with its bytes, keyed like a verified blob (device, inode, size, mtime
+ * and ctime to the nanosecond, digest): a repeat request for the unchanged
+ * file neither hashes nor scans it, a HEAD does not read it, and a GET of
+ * a small one reads nothing either.  A file replaced or written to has
+ * another key and is hashed again, whatever harbor_verify says: manifests
+ * are always verified.
  */
 
 
@@ -23,6 +30,12 @@
 #include "ngx_http_harbor_module.h"
 
 
+static ngx_int_t ngx_http_harbor_manifest_read(ngx_http_request_t *r,
+    ngx_http_harbor_ctx_t *ctx, u_char **body, ngx_str_t *type);
+static void ngx_http_harbor_manifest_kept(ngx_http_harbor_ctx_t *ctx,
+    ngx_str_t *kept, ngx_str_t *type, u_char **body);
+static ngx_int_t ngx_http_harbor_manifest_keep(ngx_http_request_t *r,
+    ngx_http_harbor_ctx_t *ctx, ngx_str_t *type, u_char *body);
 static ngx_int_t ngx_http_harbor_accepts(ngx_http_request_t *r,
     ngx_str_t *accept);
 
@@ -37,10 +50,10 @@ ngx_int_t
 ngx_http_harbor_manifest_handler(ngx_http_request_t *r,
     ngx_http_harbor_ctx_t *ctx)
 {
-    u_char                      *body, hash[NGX_HTTP_HARBOR_HASH_MAX];
+    u_char                      *body;
     time_t                       mtime;
     ngx_int_t                    rc;
-    ngx_str_t                    path, type, parts[6];
+    ngx_str_t                    path, type, kept, parts[6];
     ngx_http_harbor_loc_conf_t  *hlcf;
 
     hlcf = ngx_http_get_module_loc_conf(r, ngx_http_harbor_module);
@@ -102,46 +115,51 @@ ngx_http_harbor_manifest_handler(ngx_http_request_t *r,
         return ngx_http_harbor_miss(r, NGX_HTTP_HARBOR_MANIFEST_UNKNOWN, NULL);
     }
 
-    /* we need to allocate all before the header would be sent */
+    /* a manifest verified before: its media type was remembered */
 
-    body = ngx_pnalloc(r->pool, ctx->of.size ? (size_t) ctx->of.size : 1);
-    if (body == NULL) {
+    if (ngx_http_harbor_file_key(r, ctx, NGX_HTTP_HARBOR_VKEY_MANIFEST)
+        != NGX_OK)
+    {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    rc = ngx_http_harbor_read_file(r, &ctx->path, &ctx->of, body);
+    rc = ngx_http_harbor_shm_lookup(r, &ctx->vkey, &kept);
 
     if (rc == NGX_ERROR) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (rc == NGX_DECLINED) {
-        return ngx_http_harbor_miss(r, NGX_HTTP_HARBOR_MANIFEST_UNKNOWN, NULL);
+    if (rc == NGX_ABORT) {
+        /* only blobs are remembered as bad; a manifest is hashed again */
+        rc = NGX_DECLINED;
     }
 
-    if (ngx_http_harbor_hash(ctx->digest.type, body, ctx->of.size, hash)
-        != NGX_OK)
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    body = NULL;
+
+    if (rc == NGX_OK) {
+        ngx_http_harbor_manifest_kept(ctx, &kept, &type, &body);
     }
 
-    if (ngx_http_harbor_hash_equal(&ctx->digest, hash) != NGX_OK) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "harbor: digest mismatch in \"%s\"", ctx->path.data);
-        ngx_http_harbor_count(r, NGX_HTTP_HARBOR_VERIFY_FAILED);
-        return ngx_http_harbor_miss(r, NGX_HTTP_HARBOR_MANIFEST_UNKNOWN, NULL);
-    }
+    if (rc == NGX_DECLINED || (body == NULL && r->method != NGX_HTTP_HEAD)) {
+        rc = ngx_http_harbor_manifest_read(r, ctx, &body,
+                                           (rc == NGX_DECLINED) ? &type
+                                                                : NULL);
+        switch (rc) {
 
-    ngx_http_harbor_count(r, NGX_HTTP_HARBOR_VERIFY_OK);
+        case NGX_OK:
+            break;
 
-    if (ngx_http_harbor_manifest_type(r->pool, body, ctx->of.size, &type)
-        != NGX_OK)
-    {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "harbor: unrecognized manifest in \"%s\"",
-                      ctx->path.data);
-        return ngx_http_harbor_send_error(r, NGX_HTTP_HARBOR_UNKNOWN, 0,
-                                          "unrecognized manifest");
+        case NGX_DECLINED:
+            return ngx_http_harbor_miss(r, NGX_HTTP_HARBOR_MANIFEST_UNKNOWN,
+                                        NULL);
+
+        case NGX_ABORT:
+            return ngx_http_harbor_send_error(r, NGX_HTTP_HARBOR_UNKNOWN, 0,
+                                              "unrecognized manifest");
+
+        default: /* NGX_ERROR */
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
     }
 
     if (type.len == ngx_http_harbor_oci_manifest.len
@@ -188,6 +206,128 @@ ngx_http_harbor_manifest_handler(ngx_http_request_t *r,
 
     return ngx_http_harbor_send_memory(r, NGX_HTTP_OK, &type, body,
                                        ctx->of.size);
+}
+
+
+/*
+ * Reads the manifest open in ctx->of into *body.  With type (a manifest
+ * not remembered yet) it is also hashed, its media type found, and the
+ * result remembered under ctx->vkey.  NGX_DECLINED: a miss (truncated, or
+ * not its digest); NGX_ABORT: not a manifest distribution knows.
+ */
+
+static ngx_int_t
+ngx_http_harbor_manifest_read(ngx_http_request_t *r,
+    ngx_http_harbor_ctx_t *ctx, u_char **body, ngx_str_t *type)
+{
+    u_char     *p, hash[NGX_HTTP_HARBOR_HASH_MAX];
+    ngx_int_t   rc;
+
+    /* we need to allocate all before the header would be sent */
+
+    p = ngx_pnalloc(r->pool, ctx->of.size ? (size_t) ctx->of.size : 1);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    rc = ngx_http_harbor_read_file(r, &ctx->path, &ctx->of, p);
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    *body = p;
+
+    if (type == NULL) {
+        return NGX_OK;
+    }
+
+    if (ngx_http_harbor_hash(ctx->digest.type, p, ctx->of.size, hash)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_harbor_hash_equal(&ctx->digest, hash) != NGX_OK) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "harbor: digest mismatch in \"%s\"", ctx->path.data);
+        ngx_http_harbor_count(r, NGX_HTTP_HARBOR_VERIFY_FAILED);
+        return NGX_DECLINED;
+    }
+
+    ngx_http_harbor_count(r, NGX_HTTP_HARBOR_VERIFY_OK);
+
+    if (ngx_http_harbor_manifest_type(r->pool, p, ctx->of.size, type)
+        != NGX_OK)
+    {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "harbor: unrecognized manifest in \"%s\"",
+                      ctx->path.data);
+        return NGX_ABORT;
+    }
+
+    return ngx_http_harbor_manifest_keep(r, ctx, type, p);
+}
+
+
+/*
+ * What the zone keeps of a verified manifest: the length of its media type
+ * in one byte, the type, and the manifest itself when it is small
+ */
+
+static ngx_int_t
+ngx_http_harbor_manifest_keep(ngx_http_request_t *r,
+    ngx_http_harbor_ctx_t *ctx, ngx_str_t *type, u_char *body)
+{
+    u_char     *p;
+    size_t      size;
+    ngx_str_t   kept;
+
+    if (type->len > NGX_HTTP_HARBOR_MEDIA_TYPE_MAX) {
+        return NGX_OK;
+    }
+
+    size = (ctx->of.size <= NGX_HTTP_HARBOR_MANIFEST_KEEP)
+           ? (size_t) ctx->of.size : 0;
+
+    kept.len = 1 + type->len + size;
+    kept.data = ngx_pnalloc(r->pool, kept.len);
+    if (kept.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = kept.data;
+    *p++ = (u_char) type->len;
+    p = ngx_cpymem(p, type->data, type->len);
+    ngx_memcpy(p, body, size);
+
+    ngx_http_harbor_shm_insert(r, &ctx->vkey, &kept, 0);
+
+    return NGX_OK;
+}
+
+
+/* the media type, and the manifest if it was kept whole, from the zone */
+
+static void
+ngx_http_harbor_manifest_kept(ngx_http_harbor_ctx_t *ctx, ngx_str_t *kept,
+    ngx_str_t *type, u_char **body)
+{
+    size_t  len;
+
+    len = (kept->len > 0) ? kept->data[0] : 0;
+
+    if (kept->len < 1 + len) {
+        ngx_str_null(type);
+        return;
+    }
+
+    type->data = kept->data + 1;
+    type->len = len;
+
+    if (ctx->of.size > 0 && kept->len - 1 - len == (size_t) ctx->of.size) {
+        *body = kept->data + 1 + len;
+    }
 }
 
 

@@ -65,6 +65,21 @@
 
 #define NGX_HTTP_HARBOR_HASH_MAX         64
 
+/* in a vkey's type: the entry of a verified manifest, with its media type */
+#define NGX_HTTP_HARBOR_VKEY_MANIFEST    0x100
+
+/*
+ * a verified manifest of at most this many bytes is kept in the zone with
+ * its media type, so that a repeat GET reads nothing; a larger one is read
+ * from its file (a bigger entry would push verified blobs out sooner, and
+ * a blob that is pushed out is hashed again)
+ */
+#define NGX_HTTP_HARBOR_MANIFEST_KEEP    1024
+
+/* what an entry of the zone holds: a type's length, the type, a manifest */
+#define NGX_HTTP_HARBOR_SHM_VALUE_MAX                                         \
+    (1 + NGX_HTTP_HARBOR_MEDIA_TYPE_MAX + NGX_HTTP_HARBOR_MANIFEST_KEEP)
+
 #define NGX_HTTP_HARBOR_API_VERSION      "registry/2.0"
 
 
@@ -414,6 +429,8 @@ ngx_int_t ngx_http_harbor_open_content(ngx_http_request_t *r,
     ngx_http_harbor_ctx_t *ctx, ngx_uint_t manifest);
 ngx_int_t ngx_http_harbor_read_file(ngx_http_request_t *r, ngx_str_t *path,
     ngx_open_file_info_t *of, u_char *buf);
+ngx_int_t ngx_http_harbor_file_key(ngx_http_request_t *r,
+    ngx_http_harbor_ctx_t *ctx, ngx_uint_t flags);
 
 /* ngx_http_harbor_manifest.c */
 ngx_int_t ngx_http_harbor_manifest_handler(ngx_http_request_t *r,
@@ -443,9 +460,9 @@ ngx_int_t ngx_http_harbor_verify(ngx_http_request_t *r,
 ngx_int_t ngx_http_harbor_shm_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
 ngx_int_t ngx_http_harbor_shm_lookup(ngx_http_request_t *r,
-    ngx_http_harbor_vkey_t *key);
+    ngx_http_harbor_vkey_t *key, ngx_str_t *value);
 void ngx_http_harbor_shm_insert(ngx_http_request_t *r,
-    ngx_http_harbor_vkey_t *key, ngx_uint_t bad);
+    ngx_http_harbor_vkey_t *key, ngx_str_t *value, ngx_uint_t bad);
 ngx_http_harbor_shm_t *ngx_http_harbor_shm_get(ngx_http_request_t *r);
 void ngx_http_harbor_vkey_rbtree_insert(ngx_rbtree_node_t *temp,
     ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);

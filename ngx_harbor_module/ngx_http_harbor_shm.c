@@ -6,7 +6,7 @@
 
 /*
  * The shared zone "harbor": the verified-file cache of "harbor_verify once"
- * and the module's counters, shared by all workers.
+ * and of manifests, and the module's counters, shared by all workers.
  *
  * A verified blob is remembered by (device, inode, size, mtime, ctime,
  * digest), times to the nanosecond: the replicator replaces files with
@@ -17,6 +17,11 @@
  * LRU queue; when the slab is full the least recently used entries are
  * dropped, which costs only a re-hash.  Counters are ngx_atomic_t and need
  * no lock.
+ *
+ * A verified manifest's entry (NGX_HTTP_HARBOR_VKEY_MANIFEST in its key's
+ * type) also holds the media type found in its JSON, and a small manifest
+ * itself, so that a repeat read of an unchanged manifest neither hashes
+ * nor scans it again: its digest and size are in the key itself.
  *
  * On reload the zone of the old cycle is reused as it is (the old workers
  * still use it while they finish), so neither the cache nor the counters
@@ -29,6 +34,14 @@
 #include <ngx_http.h>
 
 #include "ngx_http_harbor_module.h"
+
+
+/* an entry of the zone: the vnode and the value remembered with it */
+typedef struct {
+    ngx_http_harbor_vnode_t     vn;
+    size_t                      len;
+    u_char                      data[1];
+} ngx_http_harbor_shm_node_t;
 
 
 ngx_int_t
@@ -198,19 +211,24 @@ ngx_http_harbor_vkey_find(ngx_rbtree_t *rbtree, ngx_http_harbor_vkey_t *key,
 
 
 /*
- * NGX_OK if the file under key has been verified before, NGX_ABORT if it
- * failed its hash before (the same file is corrupt still: hashing it again
- * per request would let any client make the worker read it whole),
- * NGX_DECLINED if it is not known
+ * NGX_OK if the file under key has been verified before (value, when not
+ * NULL, gets what was remembered with it, copied into the request's pool),
+ * NGX_ABORT if it failed its hash before (the same file is corrupt still:
+ * hashing it again per request would let any client make the worker read
+ * it whole), NGX_DECLINED if it is not known, NGX_ERROR: no memory
  */
 
 ngx_int_t
-ngx_http_harbor_shm_lookup(ngx_http_request_t *r, ngx_http_harbor_vkey_t *key)
+ngx_http_harbor_shm_lookup(ngx_http_request_t *r, ngx_http_harbor_vkey_t *key,
+    ngx_str_t *value)
 {
-    uint32_t                  hash;
-    ngx_int_t                 rc;
-    ngx_http_harbor_shm_t    *shm;
-    ngx_http_harbor_vnode_t  *vn;
+    u_char                       buf[NGX_HTTP_HARBOR_SHM_VALUE_MAX];
+    size_t                       len;
+    uint32_t                     hash;
+    ngx_int_t                    rc;
+    ngx_http_harbor_shm_t       *shm;
+    ngx_http_harbor_vnode_t     *vn;
+    ngx_http_harbor_shm_node_t  *sn;
 
     shm = ngx_http_harbor_shm_get(r);
     if (shm == NULL) {
@@ -218,6 +236,7 @@ ngx_http_harbor_shm_lookup(ngx_http_request_t *r, ngx_http_harbor_vkey_t *key)
     }
 
     hash = ngx_crc32_short((u_char *) key, sizeof(ngx_http_harbor_vkey_t));
+    len = 0;
 
     ngx_shmtx_lock(&shm->shpool->mutex);
 
@@ -226,34 +245,63 @@ ngx_http_harbor_shm_lookup(ngx_http_request_t *r, ngx_http_harbor_vkey_t *key)
     if (vn) {
         ngx_queue_remove(&vn->queue);
         ngx_queue_insert_head(&shm->sh->queue, &vn->queue);
+
+        if (value) {
+            sn = (ngx_http_harbor_shm_node_t *) vn;
+            len = ngx_min(sn->len, sizeof(buf));
+            ngx_memcpy(buf, sn->data, len);
+        }
     }
 
     rc = (vn == NULL) ? NGX_DECLINED : (vn->node.data ? NGX_ABORT : NGX_OK);
 
     ngx_shmtx_unlock(&shm->shpool->mutex);
 
-    return rc;
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (value) {
+        value->data = ngx_pnalloc(r->pool, len ? len : 1);
+        if (value->data == NULL) {
+            return NGX_ERROR;
+        }
+
+        value->len = len;
+        ngx_memcpy(value->data, buf, len);
+    }
+
+    return NGX_OK;
 }
 
 
 /*
- * remembers a verified file, or one that failed (bad); evicts the least
- * recently used entries when the zone is full (a failure only means the
- * file is hashed again)
+ * remembers a verified file, and value with it when not NULL (at most
+ * NGX_HTTP_HARBOR_SHM_VALUE_MAX bytes), or one that failed its hash (bad);
+ * evicts the least recently used entries when the zone is full (a failure
+ * only means the file is hashed again)
  */
 
 void
 ngx_http_harbor_shm_insert(ngx_http_request_t *r, ngx_http_harbor_vkey_t *key,
-    ngx_uint_t bad)
+    ngx_str_t *value, ngx_uint_t bad)
 {
-    uint32_t                  hash;
-    ngx_uint_t                i;
-    ngx_queue_t              *q;
-    ngx_http_harbor_shm_t    *shm;
-    ngx_http_harbor_vnode_t  *vn, *old;
+    size_t                       len;
+    uint32_t                     hash;
+    ngx_uint_t                   i;
+    ngx_queue_t                 *q;
+    ngx_http_harbor_shm_t       *shm;
+    ngx_http_harbor_vnode_t     *vn, *old;
+    ngx_http_harbor_shm_node_t  *sn;
 
     shm = ngx_http_harbor_shm_get(r);
     if (shm == NULL) {
+        return;
+    }
+
+    len = value ? value->len : 0;
+
+    if (len > NGX_HTTP_HARBOR_SHM_VALUE_MAX) {
         return;
     }
 
@@ -268,9 +316,9 @@ ngx_http_harbor_shm_insert(ngx_http_request_t *r, ngx_http_harbor_vkey_t *key,
 
     for (i = 0; /* void */ ; i++) {
 
-        vn = ngx_slab_alloc_locked(shm->shpool,
-                                   sizeof(ngx_http_harbor_vnode_t));
-        if (vn) {
+        sn = ngx_slab_alloc_locked(shm->shpool,
+                          offsetof(ngx_http_harbor_shm_node_t, data) + len);
+        if (sn) {
             break;
         }
 
@@ -291,6 +339,13 @@ ngx_http_harbor_shm_insert(ngx_http_request_t *r, ngx_http_harbor_vkey_t *key,
         ngx_slab_free_locked(shm->shpool, old);
     }
 
+    sn->len = len;
+
+    if (len) {
+        ngx_memcpy(sn->data, value->data, len);
+    }
+
+    vn = &sn->vn;
     vn->node.key = hash;
     vn->node.data = bad ? 1 : 0;
     vn->key = *key;

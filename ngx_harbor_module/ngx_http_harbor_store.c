@@ -772,3 +772,52 @@ ngx_http_harbor_read_file(ngx_http_request_t *r, ngx_str_t *path,
 
     return NGX_OK;
 }
+
+
+/*
+ * the (dev, inode, size, mtime, ctime, digest) key of the file open in
+ * ctx->of, for the verified-file cache; flags: NGX_HTTP_HARBOR_VKEY_MANIFEST
+ * for a manifest's entry
+ */
+
+ngx_int_t
+ngx_http_harbor_file_key(ngx_http_request_t *r, ngx_http_harbor_ctx_t *ctx,
+    ngx_uint_t flags)
+{
+    size_t           n, i;
+    ngx_int_t        v;
+    ngx_file_info_t  fi;
+
+    if (ngx_fd_info(ctx->of.fd, &fi) == NGX_FILE_ERROR) {
+        ngx_log_error(NGX_LOG_CRIT, r->connection->log, ngx_errno,
+                      ngx_fd_info_n " \"%s\" failed", ctx->path.data);
+        return NGX_ERROR;
+    }
+
+    /* zeroed as a whole: the key is compared with memcmp, padding too */
+    ngx_memzero(&ctx->vkey, sizeof(ngx_http_harbor_vkey_t));
+
+    ctx->vkey.dev = fi.st_dev;
+    ctx->vkey.ino = fi.st_ino;
+    ctx->vkey.size = fi.st_size;
+    ctx->vkey.mtime = fi.st_mtim.tv_sec;
+    ctx->vkey.mtime_nsec = fi.st_mtim.tv_nsec;
+    ctx->vkey.ctime = fi.st_ctim.tv_sec;
+    ctx->vkey.ctime_nsec = fi.st_ctim.tv_nsec;
+    ctx->vkey.type = ctx->digest.type | flags;
+
+    n = ngx_min(ctx->digest.hex.len / 2, NGX_HTTP_HARBOR_HASH_MAX);
+
+    /* the parser let only lowercase hex through */
+
+    for (i = 0; i < n; i++) {
+        v = ngx_hextoi(&ctx->digest.hex.data[2 * i], 2);
+        if (v == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+
+        ctx->vkey.hash[i] = (u_char) v;
+    }
+
+    return NGX_OK;
+}

@@ -200,6 +200,12 @@ sub intact {
         my @st = stat $p;
         return 0 if $st[9] != $MTIME;
     }
+    my $mm = $s->{m}{mutable};
+    open my $in, '<', $s->blob_path($mm->{digest}) or return 0;
+    binmode $in;
+    my $data = do { local $/; <$in> };
+    close $in;
+    return 0 if !defined $data || $data ne $mm->{body};
     return -l $s->{b}{sym_passwd}{path} ? 1 : 0;
 }
 
@@ -418,12 +424,16 @@ sub fill {
     $bl->{nl_linked} = $s->put_blob("newline linked layer\n", OCI_LAYER);
     $s->link_layer($r, $bl->{nl_linked}{digest}, "$bl->{nl_linked}{digest}\n");
 
-    # --- verify/repo: a blob the tests may change in place -------------------
+    # --- verify/repo: a blob and a manifest the tests may change in place ----
     $r = 'verify/repo';
     $bl->{mutable} = $s->put_blob(prng_bytes('mutable', 70000), OCI_LAYER);
     $bl->{mutable}{path} = $s->blob_path($bl->{mutable}{digest});
     $s->link_layer($r, $bl->{mutable}{digest});
     $s->link_layer($r, $bl->{corrupt}{digest});
+    $m->{mutable} = $s->put_manifest($r,
+        oci_manifest($bl->{cfg_amd64}, [$bl->{mutable}]), OCI_MANIFEST,
+        'mutable');
+    $m->{mutable}{path} = $s->blob_path($m->{mutable}{digest});
 
     # --- sym/repo: symlinks in place of data files ---------------------------
     $r = 'sym/repo';
