@@ -128,10 +128,10 @@ ngx_int_t
 ngx_http_harbor_roots_init(ngx_cycle_t *cycle,
     ngx_http_harbor_main_conf_t *hmcf)
 {
-    ngx_uint_t               i, checked;
-    ngx_pool_cleanup_t      *cln;
-    ngx_http_harbor_root_t **rootp;
-    ngx_http_harbor_user_t   user;
+    ngx_uint_t                i, checked;
+    ngx_pool_cleanup_t       *cln;
+    ngx_http_harbor_user_t    user;
+    ngx_http_harbor_root_t  **rootp;
 
     if (hmcf->roots.nelts == 0) {
         return NGX_OK;
@@ -370,8 +370,8 @@ ngx_http_harbor_roots_close(void *data)
 {
     ngx_http_harbor_main_conf_t  *hmcf = data;
 
-    ngx_uint_t               i;
-    ngx_http_harbor_root_t **rootp;
+    ngx_uint_t                i;
+    ngx_http_harbor_root_t  **rootp;
 
     rootp = hmcf->roots.elts;
 
