@@ -147,7 +147,7 @@ LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
     /* every line added is held once, and comes back out */
     taken = 0;
 
-    for (n = 0; (it = hr_qset_take(&s, 1000000)) != NULL; n++) {
+    for (n = 0; (it = hr_qset_take(&s, 1000000, NULL)) != NULL; n++) {
         if (it->nlines == 0) {
             abort();
         }
