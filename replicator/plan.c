@@ -35,6 +35,7 @@
 #include "policy.h"
 #include "registry.h"
 #include "tier.h"
+#include "verify.h"
 
 #define HR_WALK_DEPTH     8
 #define HR_DL_ATTEMPTS    4
@@ -133,6 +134,7 @@ typedef struct {
     long long         bytes_total;  /* blob bytes to fetch */
     long long         resumed;      /* bytes not fetched again */
     long long         linked;       /* blobs found in the store */
+    long long         repaired;     /* stored copies found corrupt */
     long long         started_ms;   /* for the progress log */
     char            **uses;         /* told to the engine: hr_plan_use() */
     size_t            nuses;
@@ -415,6 +417,11 @@ done:
            "%.1f MiB/s", id, rq->p->name, status, run.ntasks, run.bytes,
            run.resumed, run.ndls, run.linked, secs,
            run.bytes / 1048576.0 / (secs > 0 ? secs : 1));
+
+    if (run.repaired > 0) {
+        hr_log(&ctx->log, HR_LOG_WARN, "execution %lld: %lld corrupt stored "
+               "files were quarantined and fetched again", id, run.repaired);
+    }
 
     if (failed && err[0] == '\0') {
         snprintf(err, errlen, "policy \"%s\": %s", rq->p->name, status);
@@ -906,6 +913,7 @@ static int
 hr_plan_need_blob(hr_run_t *r, hr_task_t *t, const char *digest,
     long long size, char *err, size_t errlen)
 {
+    char        verr[PATH_MAX + 256];
     hr_dl_t    *d, **nd;
     long long   have;
 
@@ -913,7 +921,11 @@ hr_plan_need_blob(hr_run_t *r, hr_task_t *t, const char *digest,
         return 0;
     }
 
-    if (hr_store_blob_exists(&r->ctx->store, digest, &have)) {
+    /* a stored blob is trusted once it hashed right and did not change */
+    switch (hr_verify_blob(&r->ctx->store, digest, &have, 0, r->job, NULL,
+                           verr, sizeof(verr)))
+    {
+    case HR_VERIFY_OK:
         if (size < 0 || have == size) {
             r->linked++;        /* linked, not downloaded */
             return 0;
@@ -922,6 +934,21 @@ hr_plan_need_blob(hr_run_t *r, hr_task_t *t, const char *digest,
         hr_log(&r->ctx->log, HR_LOG_WARN, "blob %s: %lld bytes stored, the "
                "manifest says %lld; not trusted, fetched again", digest,
                have, size);
+        break;
+
+    case HR_VERIFY_BAD:
+        r->repaired++;
+        hr_log(&r->ctx->log, HR_LOG_WARN, "blob %s: the stored copy is "
+               "corrupt (%s); fetched again", digest, verr);
+        break;
+
+    case HR_VERIFY_ERROR:
+        hr_log(&r->ctx->log, HR_LOG_WARN, "blob %s: %s; fetched again",
+               digest, verr);
+        break;
+
+    default:
+        break;
     }
 
     d = calloc(1, sizeof(hr_dl_t));
@@ -972,9 +999,19 @@ hr_plan_stored(hr_run_t *r, hr_task_t *t, const char *digest,
     if (hr_store_read_link(&r->ctx->store, t->dst_repo, HR_LINK_REVISION,
                            NULL, digest, cur)
         != 1
-        || strcmp(cur, digest) != 0
-        || hr_store_manifest_read(&r->ctx->store, digest, &p, &len) != 1)
+        || strcmp(cur, digest) != 0)
     {
+        return 0;
+    }
+
+    if (hr_store_manifest_read(&r->ctx->store, digest, &p, &len) != 1) {
+        if (hr_store_blob_exists(&r->ctx->store, digest, NULL)) {
+            /* rewritten by the commit (hr_store_put_blob_b) */
+            r->repaired++;
+            hr_log(&r->ctx->log, HR_LOG_WARN, "manifest %s: the stored copy "
+                   "does not hash to its digest; fetched again", digest);
+        }
+
         return 0;
     }
 
@@ -2467,6 +2504,10 @@ hr_plan_record(hr_run_t *r, time_t start, long long id, const char *status)
                     "blobs_fetched", (json_int_t) r->ndls,
                     "blobs_linked", (json_int_t) r->linked,
                     "tasks", tasks);
+
+    if (rec != NULL && r->repaired > 0) {
+        json_object_set_new(rec, "repaired", json_integer(r->repaired));
+    }
 
     return rec;
 }

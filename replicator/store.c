@@ -86,6 +86,7 @@
 #include <unistd.h>
 
 #include "store.h"
+#include "verify.h"
 
 /* a well-formed placeholder where a path needs no digest */
 #define HR_STORE_ZERO_DIGEST                                                  \
@@ -93,10 +94,6 @@
 
 /* the partial data is fdatasync'ed and its offset recorded this often */
 #define HR_STORE_SYNC_EVERY  (8 * 1024 * 1024)
-
-/* the one blob that may be empty */
-#define HR_STORE_EMPTY_DIGEST                                                 \
-    "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
 
 static int hr_store_path(hr_store_t *st, char *out, size_t outlen,
@@ -1178,6 +1175,9 @@ hr_store_blob_commit_b(hr_blob_writer_t *w, hr_store_batch_t *b, char *err,
         close(fd);
         unlink(w->path);
     }
+
+    /* hashed on the way in: no reader needs to hash it again */
+    hr_verify_remember(w->st, w->digest);
 
     /* in a batch, barrier 1 makes the rename durable before any link */
     if (b == NULL && hr_store_fsync_dir(dir) == -1) {

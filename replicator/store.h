@@ -28,6 +28,10 @@
 #define HR_MANIFEST_MAX     (4 * 1024 * 1024)
 #define HR_REFERRERS_MAX    (4 * 1024 * 1024)
 
+/* the one blob that may be empty */
+#define HR_STORE_EMPTY_DIGEST                                                 \
+    "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
 typedef struct {
     char        *root;
     char        *v2;            /* ROOT/docker/registry/v2 */
