@@ -200,6 +200,16 @@ hr_gc(hr_ctx_t *ctx, int dry_run, char *err, size_t errlen)
         return -1;
     }
 
+    /* temporaries: a dead process's at once, any other after a day */
+    gc.tmp_removed += dry_run ? 0 : hr_store_clean_tmp(&ctx->store, 0);
+    snprintf(path, sizeof(path), "%s/" HR_STORE_TMP_DIR, ctx->store.v2);
+
+    if (hr_gc_mark(&gc, path, 0, err, errlen) == -1) {
+        free(gc.hex);
+        close(lease);
+        return -1;
+    }
+
     qsort(gc.hex, gc.n, sizeof(*gc.hex), hr_gc_cmp);
 
     swept = 0;

@@ -254,6 +254,7 @@ hr_plan_execute(hr_ctx_t *ctx, const hr_plan_req_t *rq, hr_plan_res_t *res,
     char *err, size_t errlen)
 {
     int          failed;
+    long         ntmp;
     char         lerr[HR_ERR];
     double       secs;
     size_t       i;
@@ -292,6 +293,16 @@ hr_plan_execute(hr_ctx_t *ctx, const hr_plan_req_t *rq, hr_plan_res_t *res,
            rq->ref ? rq->ref
                    : (rq->blob ? rq->blob
                                : (rq->deleted ? rq->deleted : "")));
+
+    /* what a killed run left in _harbor_tmp: nobody will rename it now */
+    if (!ctx->dry_run) {
+        ntmp = hr_store_clean_tmp(&ctx->store, 60);
+
+        if (ntmp > 0) {
+            hr_log(&ctx->log, HR_LOG_INFO, "removed %ld temporaries left by "
+                   "processes that are gone", ntmp);
+        }
+    }
 
     failed = 0;
 
