@@ -33,6 +33,7 @@
 #include "harbor.h"
 #include "plan.h"
 #include "policy.h"
+#include "prune.h"
 #include "registry.h"
 #include "tier.h"
 #include "verify.h"
@@ -147,6 +148,7 @@ typedef struct {
 static int hr_plan_one(hr_run_t *r, char *err, size_t errlen);
 static int hr_plan_walk_blob(hr_run_t *r, hr_task_t *t);
 static void hr_plan_deleted(hr_run_t *r, hr_task_t *t);
+static void hr_plan_prune(hr_run_t *r, hr_task_t *t, const char *digest);
 static void hr_plan_dl_end(hr_run_t *r, hr_dl_t *d);
 static void hr_plan_use(hr_run_t *r, const char *digest);
 static void hr_plan_tier(hr_run_t *r, hr_task_t *t);
@@ -2340,6 +2342,57 @@ hr_plan_tier(hr_run_t *r, hr_task_t *t)
 
 
 /*
+ * A manifest the primary no longer has loses its links once no local tag
+ * names it (prune.h), so that the edge answers 404 by digest and gc frees
+ * its blobs.  The primary is asked first: a late or replayed delete of
+ * something pushed again must not remove it.
+ */
+static void
+hr_plan_prune(hr_run_t *r, hr_task_t *t, const char *digest)
+{
+    int               rc;
+    char              mt[256], got[HR_DIGEST_LEN + 1], err[HR_ERR];
+    hr_buf_t          b;
+    hr_prune_stats_t  ps;
+
+    if (hr_plan_find_node(t, digest) != -1) {
+        return;                 /* copied by this very run: wanted */
+    }
+
+    hr_buf_init(&b, HR_MANIFEST_MAX);
+    rc = hr_reg_manifest(&r->src, t->src_repo, digest, &b, mt, sizeof(mt),
+                         got, err, sizeof(err));
+    hr_buf_free(&b);
+
+    if (rc == 0 || r->src.status != 404) {
+        hr_log(&r->ctx->log, rc == 0 ? HR_LOG_INFO : HR_LOG_WARN, "%s@%s: "
+               "kept (revision and layers): %s", t->dst_repo, digest,
+               rc == 0 ? "the primary still has it" : err);
+        return;
+    }
+
+    memset(&ps, 0, sizeof(ps));
+
+    rc = hr_prune_manifest(&r->ctx->store, t->dst_repo, digest, &ps, err,
+                           sizeof(err));
+
+    if (rc == -1) {
+        t->failed = 1;
+        snprintf(t->err, sizeof(t->err), "%s", err);
+        hr_log(&r->ctx->log, HR_LOG_ERROR, "%s@%s: %s", t->dst_repo, digest,
+               err);
+        return;
+    }
+
+    if (rc == 1) {
+        hr_log(&r->ctx->log, HR_LOG_INFO, "%s@%s deleted: %ld revision and "
+               "%ld layer links removed (policy \"%s\"); gc frees the blobs",
+               t->dst_repo, digest, ps.revisions, ps.layers, r->p->name);
+    }
+}
+
+
+/*
  * What the primary deleted (a DELETE_ARTIFACT event): the tag the event
  * names, or every local tag naming the digest.  A tag that moved since
  * the delete is not the one deleted, and stays.
@@ -2398,6 +2451,11 @@ hr_plan_deleted(hr_run_t *r, hr_task_t *t)
     }
 
     hr_store_free_list(tags, ntags);
+
+    if (!t->failed) {
+        hr_plan_prune(r, t, t->gone);
+    }
+
     t->end = time(NULL);
 }
 
@@ -2406,10 +2464,11 @@ static void
 hr_plan_delete_tags(hr_run_t *r, hr_task_t *t)
 {
     int             kept;
-    char          **local, err[HR_ERR];
-    size_t          i, n, keep[1];
+    char          **local, err[HR_ERR], cur[HR_DIGEST_LEN + 1];
+    size_t          i, n, keep[1], ngone;
     const char     *one[1];
     hr_artifact_t   a;
+    char          (*gone)[HR_DIGEST_LEN + 1];
 
     if (hr_store_tags(&r->ctx->store, t->dst_repo, &local, &n, err,
                       sizeof(err))
@@ -2418,6 +2477,10 @@ hr_plan_delete_tags(hr_run_t *r, hr_task_t *t)
         hr_log(&r->ctx->log, HR_LOG_ERROR, "%s", err);
         return;
     }
+
+    /* the manifests the deleted tags named, pruned after the tags */
+    gone = n > 0 ? calloc(n, sizeof(*gone)) : NULL;
+    ngone = 0;
 
     for (i = 0; i < n; i++) {
         if (hr_plan_has(t->upstream, t->nupstream, local[i])) {
@@ -2435,6 +2498,13 @@ hr_plan_delete_tags(hr_run_t *r, hr_task_t *t)
             continue;
         }
 
+        if (hr_store_read_link(&r->ctx->store, t->dst_repo,
+                               HR_LINK_TAG_CURRENT, local[i], NULL, cur)
+            != 1)
+        {
+            cur[0] = '\0';
+        }
+
         if (hr_store_tag_delete(&r->ctx->store, t->dst_repo, local[i], err,
                                 sizeof(err))
             == -1)
@@ -2446,9 +2516,19 @@ hr_plan_delete_tags(hr_run_t *r, hr_task_t *t)
         t->deleted++;
         hr_log(&r->ctx->log, HR_LOG_INFO, "%s:%s deleted: gone from the "
                "primary", t->dst_repo, local[i]);
+
+        if (gone != NULL && cur[0] != '\0') {
+            memcpy(gone[ngone++], cur, HR_DIGEST_LEN + 1);
+        }
     }
 
     hr_store_free_list(local, n);
+
+    for (i = 0; i < ngone; i++) {
+        hr_plan_prune(r, t, gone[i]);
+    }
+
+    free(gone);
 }
 
 
