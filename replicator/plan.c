@@ -2298,6 +2298,11 @@ hr_plan_tier(hr_run_t *r, hr_task_t *t)
     hr_store_t  *st;
 
     st = &r->ctx->store;
+
+    if (strcmp(r->rq->trigger, "scrub") == 0) {
+        return;                 /* a repair: the tier stays what it was */
+    }
+
     cached = strcmp(r->rq->trigger, "fill") == 0
              || strcmp(r->rq->trigger, "on_demand") == 0;
 

@@ -260,6 +260,14 @@ hr_verify_blob(hr_store_t *st, const char *digest, long long *size,
         return HR_VERIFY_OK;
     }
 
+    /* a writer may have put the right file in its place meanwhile */
+    if (lstat(data, &sa) == -1 || sa.st_ino != sb.st_ino
+        || sa.st_dev != sb.st_dev)
+    {
+        snprintf(err, errlen, "%s was replaced while it was hashed", data);
+        return HR_VERIFY_ERROR;
+    }
+
     if (hr_verify_quarantine(st, digest, qerr, sizeof(qerr)) == -1) {
         snprintf(err, errlen, "%s hashes to %s, and %s", data, got, qerr);
         return HR_VERIFY_ERROR;
