@@ -36,8 +36,9 @@
  *          recorded.
  *
  *     A crash before 1 leaves temporaries only (in _harbor_tmp, named
- *     <name>.tmp-<pid>-<n>; the next run removes those of a dead pid).  A crash between 1 and the
- *     end of 2 leaves any subset of the renames done, each naming data
+ *     <name>.tmp-<pid>-<n>; the next run removes those of a dead pid).
+ *     A crash between 1 and the end of 2 leaves any subset of the
+ *     renames done, each naming data
  *     already on the disk: a link is there with its 71 bytes or not there.
  *     No tag was renamed yet, so no reader can reach a file of this run
  *     through a tag.  A crash between 2 and 3 leaves each current link old

@@ -20,8 +20,8 @@
 #ifndef HR_VERIFY_H
 #define HR_VERIFY_H
 
-#include "store.h"
 #include "engine.h"
+#include "store.h"
 
 /* The pace of a scrub: bytes read since t0 (monotonic ms), at rate. */
 typedef struct {
@@ -38,9 +38,10 @@ typedef enum {
 } hr_verify_e;
 
 /*
- * The blob's state; *size gets its size when it is there.  force: hash it whatever the cache says
- * (the scrub).  j: the job to yield in between chunks (NULL: none); pace:
- * how fast to read, and what was read (NULL: as fast as it goes).
+ * The blob's state; *size gets its size when it is there.  force: hash
+ * it whatever the cache says (the scrub).  j: the job to yield in between
+ * chunks (NULL: none); pace: how fast to read, and what was read (NULL:
+ * as fast as it goes).
  */
 hr_verify_e hr_verify_blob(hr_store_t *st, const char *digest,
     long long *size, int force, hr_job_t *j,
