@@ -297,6 +297,15 @@ grep -q 'temporaries left by processes that are gone' "$d/k-final.log" \
     || { cat "$d/k-final.log"; he_fail "the run did not remove the dead temporaries"; }
 he_eq "after the rerun: no temporary anywhere under v2/" \
     "$(find "$v25" -name '*.tmp-*' | wc -l)" 0
+# what an older version left beside a served name: gc takes it at once
+# when its process is gone, whatever its age
+old=$(find "$v25/repositories" -path '*/current' -type d | head -1)
+printf 'sha256:%064d' 0 > "$old/link.tmp-$deadpid-9"
+"$HE_REPLICATOR" -c "$d/k.json" gc > "$d/k-gc.log" 2>&1 \
+    || { cat "$d/k-gc.log"; he_fail "gc"; }
+[ ! -e "$old/link.tmp-$deadpid-9" ] || { cat "$d/k-gc.log"; he_fail "gc left a dead process's temporary"; }
+grep -q ', 1 temporaries removed' "$d/k-gc.log" || { cat "$d/k-gc.log"; he_fail "gc does not count it"; }
+he_pass "gc removed a dead process's temporary beside a served name"
 no_dangling_tags "$store5" || he_fail "dangling tag after the kills and the rerun"
 he_registry_start "$d/rep5" || he_fail "docker-registry on store5"
 rm -rf "$d/rep5/data" && ln -s "$store5" "$d/rep5/data"
