@@ -34,7 +34,9 @@ static int hr_dset_add(hr_dset_t *s, const char *digest);
 static int hr_dset_has(hr_dset_t *s, const char *digest);
 static void hr_dset_free(hr_dset_t *s);
 static int hr_prune_refs(hr_store_t *st, const char *digest, hr_dset_t *refs,
-    hr_dset_t *children);
+    hr_dset_t *children, char *subject);
+static int hr_prune_referrer(hr_store_t *st, const char *repo,
+    const char *subject, const char *digest, char *err, size_t errlen);
 static int hr_prune_kept(hr_store_t *st, const char *repo, const char *digest,
     hr_dset_t *need, char *err, size_t errlen);
 static void hr_prune_unlink(const char *dir);
@@ -100,13 +102,13 @@ hr_dset_free(hr_dset_t *s)
 
 /*
  * What a stored manifest refers to: config, layers, blobs and index
- * children in refs; the children also in children (may be NULL).  A
- * manifest that is absent or corrupt refers to nothing we can know.
- * -1: out of memory.
+ * children in refs; the children also in children (may be NULL); its
+ * subject in subject (may be NULL; "" none).  A manifest that is absent
+ * or corrupt refers to nothing we can know.  -1: out of memory.
  */
 static int
 hr_prune_refs(hr_store_t *st, const char *digest, hr_dset_t *refs,
-    hr_dset_t *children)
+    hr_dset_t *children, char *subject)
 {
     int           rc;
     char         *p;
@@ -127,6 +129,16 @@ hr_prune_refs(hr_store_t *st, const char *digest, hr_dset_t *refs,
     }
 
     rc = 0;
+
+    if (subject != NULL) {
+        v = json_object_get(json_object_get(js, "subject"), "digest");
+        subject[0] = '\0';
+
+        if (json_is_string(v) && hr_valid_digest(json_string_value(v))) {
+            memcpy(subject, json_string_value(v), HR_DIGEST_LEN + 1);
+        }
+    }
+
     v = json_object_get(json_object_get(js, "config"), "digest");
 
     if (json_is_string(v) && hr_dset_add(refs, json_string_value(v)) == -1) {
@@ -198,7 +210,7 @@ hr_prune_kept(hr_store_t *st, const char *repo, const char *digest,
         }
 
         if (hr_dset_add(need, rev) == -1
-            || hr_prune_refs(st, rev, need, NULL) == -1)
+            || hr_prune_refs(st, rev, need, NULL, NULL) == -1)
         {
             closedir(d);
             snprintf(err, errlen, "out of memory");
@@ -209,6 +221,85 @@ hr_prune_kept(hr_store_t *st, const char *repo, const char *digest,
     closedir(d);
 
     return 0;
+}
+
+
+/*
+ * Takes digest's descriptor out of the referrers index of subject in repo
+ * (the file is rewritten atomically, or removed when nothing is left).
+ */
+static int
+hr_prune_referrer(hr_store_t *st, const char *repo, const char *subject,
+    const char *digest, char *err, size_t errlen)
+{
+    int      rc, found;
+    char     path[PATH_MAX], *text;
+    size_t   len, i;
+    json_t  *idx, *list, *m, *kept;
+
+    snprintf(path, sizeof(path),
+             "%s/repositories/%s/_harbor/referrers/sha256/%s/index.json",
+             st->v2, repo, subject + 7);
+
+    text = hr_store_read_file(path, HR_REFERRERS_MAX, &len, err, errlen);
+    if (text == NULL) {
+        err[0] = '\0';
+        return 0;               /* none: nothing lists it */
+    }
+
+    idx = json_loadb(text, len, 0, NULL);
+    free(text);
+
+    list = json_object_get(idx, "manifests");
+    kept = json_array();
+
+    if (!json_is_array(list) || kept == NULL) {
+        json_decref(idx);
+        json_decref(kept);
+        return 0;
+    }
+
+    found = 0;
+
+    json_array_foreach(list, i, m) {
+        if (json_is_string(json_object_get(m, "digest"))
+            && strcmp(json_string_value(json_object_get(m, "digest")),
+                      digest)
+               == 0)
+        {
+            found = 1;
+            continue;
+        }
+
+        json_array_append(kept, m);
+    }
+
+    if (!found) {
+        json_decref(idx);
+        json_decref(kept);
+        return 0;
+    }
+
+    if (json_array_size(kept) == 0) {
+        json_decref(idx);
+        json_decref(kept);
+        (void) unlink(path);
+        return 0;
+    }
+
+    json_object_set_new(idx, "manifests", kept);
+    text = json_dumps(idx, JSON_COMPACT);
+    json_decref(idx);
+
+    if (text == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+
+    rc = hr_store_write_file(st, path, text, strlen(text), err, errlen);
+    free(text);
+
+    return rc;
 }
 
 
@@ -250,6 +341,7 @@ hr_prune_one(hr_store_t *st, const char *repo, const char *digest,
 {
     int         rc;
     char      **tags, cur[HR_DIGEST_LEN + 1], base[PATH_MAX];
+    char        subject[HR_DIGEST_LEN + 1];
     char        dir[PATH_MAX + 400];
     size_t      i, ntags;
     hr_dset_t   need, refs, children;
@@ -288,13 +380,29 @@ hr_prune_one(hr_store_t *st, const char *repo, const char *digest,
         goto done;
     }
 
-    if (hr_prune_refs(st, digest, &refs, &children) == -1) {
+    if (hr_prune_refs(st, digest, &refs, &children, subject) == -1) {
         snprintf(err, errlen, "out of memory");
         rc = -1;
         goto done;
     }
 
     snprintf(base, sizeof(base), "%s/repositories/%s", st->v2, repo);
+
+    /* a referrers index names only manifests that can be read: first */
+    if (subject[0] != '\0'
+        && hr_prune_referrer(st, repo, subject, digest, err, errlen) == -1)
+    {
+        rc = -1;
+        goto done;
+    }
+
+    /* and its own referrers index goes with it */
+    snprintf(dir, sizeof(dir), "%s/_harbor/referrers/sha256/%s/index.json",
+             base, digest + 7);
+    (void) unlink(dir);
+    snprintf(dir, sizeof(dir), "%s/_harbor/referrers/sha256/%s", base,
+             digest + 7);
+    (void) rmdir(dir);
 
     /* readers reach a manifest by tag index, revision, then layer link */
     for (i = 0; i < ntags; i++) {

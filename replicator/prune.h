@@ -4,7 +4,8 @@
  *
  * Once no tag of the repository names it, a deleted manifest loses, in
  * this order, so that a reader never finds a name whose content is gone:
- * the tag index links that name it, its revision link (the edge answers
+ * its descriptor in its subject's referrers index (and its own referrers
+ * index), the tag index links that name it, its revision link (the edge answers
  * 404 by digest from then on), its own layer link, and the layer links of
  * what it refers to that no kept manifest of the repository needs; an
  * index's children go the same way unless a kept manifest refers to them.

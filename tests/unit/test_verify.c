@@ -10,7 +10,8 @@
  * file) passes the cache and is caught by a forced hash (the scrub); the
  * temporaries of a process that is gone are removed, a live one's kept;
  * a deleted index goes with its children and the layer links only they
- * needed, while a layer another kept manifest needs stays linked.
+ * needed, while a layer another kept manifest needs stays linked; a
+ * deleted referrer leaves its subject's referrers index.
  */
 
 #include <stdarg.h>
@@ -417,6 +418,70 @@ test_prune_index(void **state)
 }
 
 
+static void
+test_prune_referrer(void **state)
+{
+    char               m[HR_DIGEST_LEN + 1], r1[HR_DIGEST_LEN + 1];
+    char               r2[HR_DIGEST_LEN + 1], l[HR_DIGEST_LEN + 1];
+    char               err[512], json[2048], path[1100], *text;
+    size_t             len;
+    json_t            *d1, *d2;
+    const char        *repo = "p/sig";
+    hr_tstate_t       *ts = *state;
+    hr_prune_stats_t   ps;
+
+    hr_sha256_digest("cfg", 3, l);
+    assert_int_equal(hr_store_link(&ts->st, repo, HR_LINK_LAYER, NULL, l, err,
+                                   sizeof(err)), 0);
+    snprintf(json, sizeof(json), "{\"config\":{\"digest\":\"%s\"}}", l);
+    put_manifest(ts, repo, json, m);
+    assert_int_equal(hr_store_link(&ts->st, repo, HR_LINK_TAG_CURRENT, "v1",
+                                   m, err, sizeof(err)), 0);
+
+    /* two referrers of m, untagged */
+    snprintf(json, sizeof(json), "{\"subject\":{\"digest\":\"%s\"},"
+             "\"config\":{\"digest\":\"%s\"},\"artifactType\":\"a/1\"}",
+             m, l);
+    put_manifest(ts, repo, json, r1);
+    snprintf(json, sizeof(json), "{\"subject\":{\"digest\":\"%s\"},"
+             "\"config\":{\"digest\":\"%s\"},\"artifactType\":\"a/2\"}",
+             m, l);
+    put_manifest(ts, repo, json, r2);
+    d1 = json_pack("{s:s, s:s, s:i}", "mediaType", "x", "digest", r1, "size",
+                   1);
+    d2 = json_pack("{s:s, s:s, s:i}", "mediaType", "x", "digest", r2, "size",
+                   1);
+    assert_int_equal(hr_store_referrer_add(&ts->st, repo, m, d1, err,
+                                           sizeof(err)), 0);
+    assert_int_equal(hr_store_referrer_add(&ts->st, repo, m, d2, err,
+                                           sizeof(err)), 0);
+    json_decref(d1);
+    json_decref(d2);
+
+    memset(&ps, 0, sizeof(ps));
+    assert_int_equal(hr_prune_manifest(&ts->st, repo, r1, &ps, err,
+                                       sizeof(err)), 1);
+
+    snprintf(path, sizeof(path), "%s/repositories/p/sig/_harbor/referrers/"
+             "sha256/%s/index.json", ts->v2, m + 7);
+    text = hr_store_read_file(path, 1 << 20, &len, err, sizeof(err));
+    assert_non_null(text);
+    assert_null(strstr(text, r1));
+    assert_non_null(strstr(text, r2));
+    free(text);
+
+    /* the last one: no file, no referrers */
+    assert_int_equal(hr_prune_manifest(&ts->st, repo, r2, &ps, err,
+                                       sizeof(err)), 1);
+    assert_false(exists("%s", path));
+    assert_int_equal(ps.revisions, 2);
+
+    /* the config is m's too: still linked */
+    assert_true(exists("%s/repositories/p/sig/_layers/sha256/%s/link",
+                       ts->v2, l + 7));
+}
+
+
 int
 main(void)
 {
@@ -432,6 +497,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_link_temporaries_outside, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_prune_index, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_prune_referrer, setup,
+                                        teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
