@@ -1035,6 +1035,50 @@ hr_config_bytes(json_t *v)
 }
 
 
+/*
+ * "scrub": {"bytes_per_second": N | "20MiB", "interval": S}: the daemon
+ * re-hashes the store every S seconds (from the end of a pass), reading at
+ * most N bytes a second; `scrub` reads at that rate too.
+ */
+static int
+hr_parse_scrub(hr_config_t *cf, json_t *o, char *err, size_t errlen)
+{
+    int       present;
+    json_t   *v;
+    int64_t   n;
+
+    v = json_object_get(o, "bytes_per_second");
+
+    if (v != NULL && !json_is_null(v)) {
+        cf->scrub_rate = hr_config_bytes(v);
+
+        if (cf->scrub_rate <= 0) {
+            hr_cerr(err, errlen, "scrub", "bytes_per_second", "expected a "
+                    "positive byte count, e.g. 20971520 or \"20MiB\"");
+            return -1;
+        }
+    }
+
+    cf->scrub_interval = 86400;
+
+    if (hr_get_int(o, "interval", "scrub", &n, &present, err, errlen) != 0) {
+        return -1;
+    }
+
+    if (present) {
+        if (n < 0 || n > 366 * 86400) {
+            hr_cerr(err, errlen, "scrub", "interval", "%lld is out of range "
+                    "(0: off, up to 31622400 seconds)", (long long) n);
+            return -1;
+        }
+
+        cf->scrub_interval = (int) n;
+    }
+
+    return 0;
+}
+
+
 /* "cache": {"max_bytes": N | "50GiB", "low_water": 0.9, "interval": 30} */
 static int
 hr_parse_cache(hr_config_t *cf, json_t *o, char *err, size_t errlen)
@@ -1254,6 +1298,12 @@ hr_config_parse(hr_config_t *cf, const char *json, size_t len, char *err,
 
     if (hr_get_obj(root, "cache", "", &o, 0, err, errlen) != 0
         || (o != NULL && hr_parse_cache(cf, o, err, errlen) != 0))
+    {
+        goto failed;
+    }
+
+    if (hr_get_obj(root, "scrub", "", &o, 0, err, errlen) != 0
+        || (o != NULL && hr_parse_scrub(cf, o, err, errlen) != 0))
     {
         goto failed;
     }

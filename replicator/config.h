@@ -99,6 +99,10 @@ typedef struct {
                                            bytes of the store; 0: none */
     double               cache_low;     /* "low_water", default 0.9 */
     int                  cache_interval;  /* "interval" s, default 30 */
+    long long            scrub_rate;    /* "scrub": {"bytes_per_second"},
+                                           0: no limit */
+    int                  scrub_interval;  /* "interval" s between the
+                                           daemon's passes; 0: no scrub */
     int                  refs;          /* hr_config_open()'s holders */
 } hr_config_t;
 

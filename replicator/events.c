@@ -530,7 +530,7 @@ hr_events_push(hr_evjob_t *ej)
 static int
 hr_events_delete(hr_evjob_t *ej)
 {
-    int             failed;
+    int             failed, matched;
     size_t          i;
     hr_event_t     *e;
     hr_policy_t    *p;
@@ -538,16 +538,27 @@ hr_events_delete(hr_evjob_t *ej)
 
     e = &ej->it->ev;
     failed = 0;
+    matched = 0;
 
     for (i = 0; i < ej->cf->npolicies; i++) {
         p = &ej->cf->policies[i];
 
-        if (!p->enabled || p->trigger != HR_TRIGGER_EVENT || !p->deletion
+        if (!p->enabled || p->trigger != HR_TRIGGER_EVENT
             || !hr_policy_match_repo(p, e->repository)
             || hr_events_filter(p, e) < 0)
         {
             continue;
         }
+
+        if (!p->deletion) {
+            /* Harbor's "Delete remote resources when locally deleted" */
+            hr_log(&ej->ev->ctx->log, HR_LOG_INFO, "events: %s: policy "
+                   "\"%s\" has deletion off; the edge keeps it", ej->what,
+                   p->name);
+            continue;
+        }
+
+        matched++;
 
         memset(&rq, 0, sizeof(rq));
         rq.trigger = "event_based";
@@ -558,6 +569,13 @@ hr_events_delete(hr_evjob_t *ej)
         if (hr_events_copy(ej, p, &rq, "deleted") == -1) {
             failed++;
         }
+    }
+
+    if (matched == 0) {
+        hr_log(&ej->ev->ctx->log, HR_LOG_INFO, "events: %s: no enabled "
+               "event_based policy with deletion on takes it; dropped",
+               ej->what);
+        hr_events_count(ej->ev, "ignored_events", 1);
     }
 
     return failed ? -1 : 0;

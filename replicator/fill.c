@@ -27,6 +27,7 @@
 #include "plan.h"
 #include "policy.h"
 #include "registry.h"
+#include "verify.h"
 
 #define HR_FILL_HEADER_MAX  65536
 #define HR_FILL_SWEEP_MS    30000
@@ -788,11 +789,16 @@ hr_fill_blob(hr_fjob_t *fj, hr_job_t *j)
         return;
     }
 
-    /* already here and linked: a waiting client can be served now */
+    /*
+     * already here, linked and of the right bytes: a waiting client can be
+     * served now (a corrupt copy is quarantined here and filled again)
+     */
     if (hr_store_read_link(&f->ctx->store, ev->repository, HR_LINK_LAYER,
                            NULL, ev->digest, cur)
         == 1
-        && hr_store_blob_exists(&f->ctx->store, ev->digest, &have))
+        && hr_verify_blob(&f->ctx->store, ev->digest, &have, 0, j, NULL, err,
+                          sizeof(err))
+           == HR_VERIFY_OK)
     {
         h.size = have;
         snprintf(h.state, sizeof(h.state), "done");

@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,11 +67,30 @@ hr_gc_add(hr_gc_t *gc, const char *hex)
 }
 
 
+/*
+ * A temporary goes when its process is gone (the pid in <name>.tmp-<pid>-
+ * <n>: a kill -9 or a crash, also one of a version that wrote them beside
+ * their target), or when it is older than a day.
+ */
 static void
 hr_gc_tmp(hr_gc_t *gc, const char *path, struct stat *sb)
 {
-    if (strstr(path, ".tmp-") == NULL
-        || gc->now - sb->st_mtime < HR_GC_TMP_AGE)
+    long         pid;
+    char        *end;
+    const char  *p;
+
+    p = strstr(path, ".tmp-");
+    if (p == NULL) {
+        return;
+    }
+
+    errno = 0;
+    pid = strtol(p + 5, &end, 10);
+
+    if (gc->now - sb->st_mtime < HR_GC_TMP_AGE
+        && (errno != 0 || end == p + 5 || *end != '-' || pid <= 0
+            || pid == (long) getpid() || kill((pid_t) pid, 0) == 0
+            || errno != ESRCH))
     {
         return;
     }
@@ -200,6 +220,15 @@ hr_gc(hr_ctx_t *ctx, int dry_run, char *err, size_t errlen)
         return -1;
     }
 
+    /* temporaries: a dead process's at once, any other after a day */
+    snprintf(path, sizeof(path), "%s/" HR_STORE_TMP_DIR, ctx->store.v2);
+
+    if (hr_gc_mark(&gc, path, 0, err, errlen) == -1) {
+        free(gc.hex);
+        close(lease);
+        return -1;
+    }
+
     qsort(gc.hex, gc.n, sizeof(*gc.hex), hr_gc_cmp);
 
     swept = 0;
@@ -270,7 +299,7 @@ hr_gc(hr_ctx_t *ctx, int dry_run, char *err, size_t errlen)
     }
 
     hr_log(&ctx->log, HR_LOG_INFO, "gc%s: %lld blobs referenced, %lld "
-           "unreferenced (%lld bytes) %s, %lld old temporaries %s",
+           "unreferenced (%lld bytes) %s, %lld temporaries %s",
            dry_run ? " (dry run)" : "", kept, swept, bytes,
            dry_run ? "would be removed" : "removed", gc.tmp_removed,
            dry_run ? "would be removed" : "removed");

@@ -6,6 +6,7 @@
  *   harbor-replicator -c FILE status [--json]
  *   harbor-replicator -c FILE gc [--dry-run]
  *   harbor-replicator -c FILE evict [--dry-run]
+ *   harbor-replicator -c FILE scrub
  *   harbor-replicator -c FILE check
  *   harbor-replicator -c FILE metrics [--output FILE.prom]
  *   harbor-replicator --version
@@ -41,6 +42,7 @@
 #include "metrics.h"
 #include "plan.h"
 #include "queue.h"
+#include "scrub.h"
 
 #define HR_EXIT_FAILED  1
 #define HR_EXIT_USAGE   2
@@ -62,6 +64,7 @@ static int hr_cmd_run(hr_ctx_t *ctx, const char *policy);
 static int hr_cmd_daemon(hr_ctx_t *ctx);
 static int hr_cmd_status(hr_ctx_t *ctx, int json);
 static int hr_cmd_metrics(hr_ctx_t *ctx, const char *output);
+static int hr_cmd_scrub(hr_ctx_t *ctx);
 static int hr_reload(hr_ctx_t *ctx);
 static void hr_log_reopen_on_usr1(hr_ctx_t *ctx);
 static int hr_run_policy(hr_ctx_t *ctx, hr_config_t *cf, hr_policy_t *p,
@@ -78,6 +81,7 @@ hr_usage(FILE *fp)
         "       harbor-replicator -c FILE metrics [--output FILE.prom]\n"
         "       harbor-replicator -c FILE gc [--dry-run]\n"
         "       harbor-replicator -c FILE evict [--dry-run]\n"
+        "       harbor-replicator -c FILE scrub\n"
         "       harbor-replicator -c FILE check\n"
         "       harbor-replicator --version\n");
 }
@@ -563,6 +567,65 @@ hr_log_reopen_on_usr1(hr_ctx_t *ctx)
 }
 
 
+typedef struct {
+    hr_ctx_t          *ctx;
+    hr_scrub_stats_t   ss;
+    int                rc;
+} hr_scrubrun_t;
+
+
+static void
+hr_scrub_job(hr_job_t *j)
+{
+    char            err[HR_ERR_LEN];
+    hr_scrubrun_t  *sr;
+
+    sr = j->data;
+    sr->rc = hr_scrub_pass(sr->ctx, sr->ctx->cf, j, sr->ctx->cf->scrub_rate,
+                           &sr->ss, err, sizeof(err));
+
+    if (sr->rc == -1 && !sr->ss.stopped) {
+        hr_log(&sr->ctx->log, HR_LOG_ERROR, "scrub: %s", err);
+    }
+}
+
+
+/*
+ * `scrub`: one pass at "scrub.bytes_per_second" (full speed without it).
+ * Exit 0 when the store is right at the end (nothing corrupt, or all of it
+ * fetched again), 1 when not.
+ */
+static int
+hr_cmd_scrub(hr_ctx_t *ctx)
+{
+    char           err[HR_ERR_LEN];
+    hr_scrubrun_t  sr;
+
+    memset(&sr, 0, sizeof(sr));
+    sr.ctx = ctx;
+    sr.rc = -1;
+
+    if (hr_engine_spawn(ctx->engine, HR_PRIO_SCHEDULE, "scrub", hr_scrub_job,
+                        NULL, &sr, err, sizeof(err))
+        == NULL)
+    {
+        hr_log(&ctx->log, HR_LOG_ERROR, "scrub: %s", err);
+        return HR_EXIT_FAILED;
+    }
+
+    while (hr_engine_jobs(ctx->engine, -1) > 0) {
+        if (hr_engine_turn(ctx->engine, 1000) == -1 && errno != EINTR) {
+            hr_log(&ctx->log, HR_LOG_ERROR, "epoll_wait() failed: %s",
+                   strerror(errno));
+            return HR_EXIT_FAILED;
+        }
+    }
+
+    return sr.rc == 0 && sr.ss.repaired == sr.ss.corrupt && sr.ss.errors == 0
+           ? 0 : HR_EXIT_FAILED;
+}
+
+
 /*
  * SIGHUP: a new configuration for the jobs that start from now on; the
  * running ones keep theirs until they end.
@@ -670,10 +733,11 @@ hr_cmd_daemon(hr_ctx_t *ctx)
     char          err[HR_ERR_LEN];
     size_t        i;
     time_t        now, *next, soonest, until;
-    hr_cache_t   *cache;
-    hr_fills_t   *fills;
-    hr_events_t  *ev;
-    hr_runjob_t  *rj;
+    hr_cache_t     *cache;
+    hr_fills_t     *fills;
+    hr_events_t    *ev;
+    hr_runjob_t    *rj;
+    hr_scrubber_t  *scrub;
 
     hr_log(&ctx->log, HR_LOG_INFO, "daemon started, pid %d, %zu policies%s%s",
            (int) getpid(), ctx->cf->npolicies,
@@ -707,8 +771,11 @@ hr_cmd_daemon(hr_ctx_t *ctx)
         hr_log(&ctx->log, HR_LOG_ERROR, "evict: %s", err);
     }
 
+    /* the background scrub, when "scrub.interval" is (or is later) set */
+    scrub = hr_scrubber_create(ctx);
+
     next = hr_daemon_schedule(ctx);
-    rc = next != NULL && cache != NULL ? 0 : HR_EXIT_FAILED;
+    rc = next != NULL && cache != NULL && scrub != NULL ? 0 : HR_EXIT_FAILED;
 
     if (rc != 0) {
         free(next);
@@ -783,6 +850,12 @@ hr_cmd_daemon(hr_ctx_t *ctx)
             }
         }
 
+        due = hr_scrubber_dispatch(scrub);
+
+        if (due >= 0 && due < ms) {
+            ms = due;
+        }
+
         if (hr_engine_turn(ctx->engine, ms) == -1 && errno != EINTR) {
             hr_log(&ctx->log, HR_LOG_ERROR, "epoll_wait() failed: %s",
                    strerror(errno));
@@ -800,6 +873,7 @@ hr_cmd_daemon(hr_ctx_t *ctx)
         }
     }
 
+    hr_scrubber_free(scrub);
     hr_cache_free(cache);
     hr_fills_free(fills);
 
@@ -817,11 +891,30 @@ hr_cmd_daemon(hr_ctx_t *ctx)
  * executions.jsonl, and with "redis" the event-driven executions too; with
  * --json then one object: {"executions": [...], "events": {...}}.
  */
+static const char *
+hr_status_time(json_t *v, char *out, size_t len)
+{
+    time_t     t;
+    struct tm  tm;
+
+    t = (time_t) json_integer_value(v);
+
+    if (t <= 0 || gmtime_r(&t, &tm) == NULL
+        || strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+    {
+        snprintf(out, len, "never");
+    }
+
+    return out;
+}
+
+
 static int
 hr_cmd_status(hr_ctx_t *ctx, int json)
 {
-    char         err[HR_ERR_LEN], *text;
-    json_t      *cache;
+    char         err[HR_ERR_LEN], *text, when[32];
+    size_t       i;
+    json_t      *cache, *scrub, *v;
     const char  *queue;
 
     queue = ctx->cf->redis_queue ? ctx->cf->redis_queue : HR_QUEUE_NAME;
@@ -856,8 +949,41 @@ hr_cmd_status(hr_ctx_t *ctx, int json)
                                                           "evicted_bytes")));
     }
 
+    scrub = hr_scrub_figures(ctx->store.state);
+
+    if (!json && scrub != NULL) {
+        printf("scrub: last pass %s, %lld files, %lld bytes hashed; %lld "
+               "corrupt, %lld fetched again, %lld unreadable%s\n",
+               hr_status_time(json_object_get(scrub, "finished"), when,
+                              sizeof(when)),
+               (long long) json_integer_value(json_object_get(scrub, "files")),
+               (long long) json_integer_value(json_object_get(scrub, "bytes")),
+               (long long) json_integer_value(json_object_get(scrub,
+                                                              "corrupt")),
+               (long long) json_integer_value(json_object_get(scrub,
+                                                              "repaired")),
+               (long long) json_integer_value(json_object_get(scrub,
+                                                              "unreadable")),
+               json_is_true(json_object_get(scrub, "stopped"))
+               ? " (stopped before the end)" : "");
+
+        json_array_foreach(json_object_get(scrub, "found"), i, v) {
+            printf("scrub: corrupt %s%s%s: %s\n",
+                   json_string_value(json_object_get(v, "digest")),
+                   json_object_get(v, "repository") ? " in " : "",
+                   json_object_get(v, "repository")
+                   ? json_string_value(json_object_get(v, "repository")) : "",
+                   json_is_true(json_object_get(v, "repaired"))
+                   ? "fetched again"
+                   : (json_object_get(v, "why")
+                      ? json_string_value(json_object_get(v, "why"))
+                      : "not fetched again"));
+        }
+    }
+
     if (ctx->cf->redis == NULL) {
         json_decref(cache);
+        json_decref(scrub);
         return 0;
     }
 
@@ -865,9 +991,13 @@ hr_cmd_status(hr_ctx_t *ctx, int json)
         text = cache != NULL ? json_dumps(cache, JSON_COMPACT) : NULL;
         printf(",\"cache\":%s\n", text != NULL ? text : "null");
         free(text);
+        text = scrub != NULL ? json_dumps(scrub, JSON_COMPACT) : NULL;
+        printf(",\"scrub\":%s\n", text != NULL ? text : "null");
+        free(text);
     }
 
     json_decref(cache);
+    json_decref(scrub);
 
     if (json) {
         printf(",\"events\":\n");
@@ -926,6 +1056,7 @@ hr_cmd_metrics(hr_ctx_t *ctx, const char *output)
 
     src.stats = stats;
     src.cache = hr_cache_figures(ctx->store.state);
+    src.scrub = hr_scrub_figures(ctx->store.state);
 
     if (output != NULL && strcmp(output, "-") != 0) {
         rc = hr_metrics_write(ctx, output, &src, err, sizeof(err));
@@ -951,6 +1082,7 @@ hr_cmd_metrics(hr_ctx_t *ctx, const char *output)
 
     json_decref(stats);
     json_decref(src.cache);
+    json_decref(src.scrub);
 
     if (rc == -1) {
         fprintf(stderr, "harbor-replicator: metrics: %s\n", err);
@@ -1021,7 +1153,7 @@ main(int argc, char **argv)
 
     if (strcmp(cmd, "run") != 0 && strcmp(cmd, "daemon") != 0
         && strcmp(cmd, "status") != 0 && strcmp(cmd, "gc") != 0
-        && strcmp(cmd, "evict") != 0
+        && strcmp(cmd, "evict") != 0 && strcmp(cmd, "scrub") != 0
         && strcmp(cmd, "check") != 0 && strcmp(cmd, "metrics") != 0)
     {
         fprintf(stderr, "harbor-replicator: unknown command \"%s\"\n", cmd);
@@ -1098,6 +1230,9 @@ main(int argc, char **argv)
 
     } else if (strcmp(cmd, "metrics") == 0) {
         rc = hr_cmd_metrics(&ctx, output);
+
+    } else if (strcmp(cmd, "scrub") == 0) {
+        rc = hr_cmd_scrub(&ctx);
 
     } else if (strcmp(cmd, "evict") == 0) {
         rc = hr_cache_evict(&ctx, dry_run, err, sizeof(err)) == 0

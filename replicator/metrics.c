@@ -78,6 +78,7 @@ static int hr_metrics_family(hr_buf_t *out, const char *name,
 static int hr_metrics_policy_sample(hr_buf_t *out, const char *name,
     const char *policy, const char *extra, long long value);
 static void hr_metrics_sum_free(hr_metrics_sum_t *sum);
+static int hr_metrics_scrub(hr_buf_t *out, json_t *js);
 
 
 void
@@ -88,6 +89,7 @@ hr_metrics_src_init(hr_metrics_src_t *src)
     src->execs = NULL;
     src->stats = NULL;
     src->cache = NULL;
+    src->scrub = NULL;
 
     for (i = 0; i < HR_METRICS_NQUEUES; i++) {
         src->queue[i] = -1;
@@ -462,6 +464,50 @@ hr_metrics_cache(json_t *cache, hr_buf_t *out)
 }
 
 
+/* What the scrub passes found (scrub.h); the totals only ever grow. */
+static int
+hr_metrics_scrub(hr_buf_t *out, json_t *js)
+{
+    long long  corrupt, repaired;
+
+    corrupt = hr_metrics_int(js, "total_corrupt");
+    repaired = hr_metrics_int(js, "total_repaired");
+
+    if (hr_metrics_family(out, "harbor_replicator_scrub_files_total",
+            "counter", "Blob files the scrub hashed.") == -1
+        || hr_metrics_printf(out, "harbor_replicator_scrub_files_total %lld\n",
+               hr_metrics_int(js, "total_files")) == -1
+        || hr_metrics_family(out, "harbor_replicator_scrub_bytes_total",
+               "counter", "Bytes the scrub hashed.") == -1
+        || hr_metrics_printf(out, "harbor_replicator_scrub_bytes_total %lld\n",
+               hr_metrics_int(js, "total_bytes")) == -1
+        || hr_metrics_family(out, "harbor_replicator_scrub_corrupt_total",
+               "counter", "Corrupt files the scrub quarantined, by whether "
+               "they were fetched again.") == -1
+        || hr_metrics_printf(out, "harbor_replicator_scrub_corrupt_total"
+               "{result=\"repaired\"} %lld\n", repaired) == -1
+        || hr_metrics_printf(out, "harbor_replicator_scrub_corrupt_total"
+               "{result=\"not_repaired\"} %lld\n",
+               corrupt > repaired ? corrupt - repaired : 0) == -1
+        || hr_metrics_family(out,
+               "harbor_replicator_scrub_last_pass_timestamp_seconds",
+               "gauge", "When the last scrub pass ended.") == -1
+        || hr_metrics_printf(out,
+               "harbor_replicator_scrub_last_pass_timestamp_seconds %lld\n",
+               hr_metrics_int(js, "finished")) == -1
+        || hr_metrics_family(out, "harbor_replicator_scrub_last_pass_corrupt",
+               "gauge", "Corrupt files the last scrub pass found.") == -1
+        || hr_metrics_printf(out,
+               "harbor_replicator_scrub_last_pass_corrupt %lld\n",
+               hr_metrics_int(js, "corrupt")) == -1)
+    {
+        return -1;
+    }
+
+    return 0;
+}
+
+
 int
 hr_metrics_render(const hr_metrics_src_t *src, hr_buf_t *out, char *err,
     size_t errlen)
@@ -654,6 +700,10 @@ hr_metrics_render(const hr_metrics_src_t *src, hr_buf_t *out, char *err,
     }
 
     if (hr_metrics_cache(src->cache, out) == -1) {
+        goto nomem;
+    }
+
+    if (src->scrub != NULL && hr_metrics_scrub(out, src->scrub) == -1) {
         goto nomem;
     }
 

@@ -18,6 +18,12 @@
  *   harbor_replicator_last_success_timestamp_seconds{policy}      gauge
  *   harbor_replicator_events_total{result}                        counter
  *   harbor_replicator_queue_depth{queue=waiting|processing|failed} gauge
+ *   harbor_replicator_scrub_files_total                           counter
+ *   harbor_replicator_scrub_bytes_total                           counter
+ *   harbor_replicator_scrub_corrupt_total{result=repaired|not_repaired}
+ *                                                                 counter
+ *   harbor_replicator_scrub_last_pass_timestamp_seconds           gauge
+ *   harbor_replicator_scrub_last_pass_corrupt                     gauge
  *
  * The file is replaced atomically (a temp file in the same directory whose
  * name does not end in .prom, fsync, rename, fsync of the directory), so
@@ -52,6 +58,7 @@ typedef struct {
      */
     json_t     *execs;
     json_t     *stats;
+    json_t     *scrub;          /* STATE/scrub.json (scrub.h), or NULL */
 
     /* STATE/cache.json, the last eviction pass's figures; NULL: none */
     json_t     *cache;

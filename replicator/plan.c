@@ -33,8 +33,10 @@
 #include "harbor.h"
 #include "plan.h"
 #include "policy.h"
+#include "prune.h"
 #include "registry.h"
 #include "tier.h"
+#include "verify.h"
 
 #define HR_WALK_DEPTH     8
 #define HR_DL_ATTEMPTS    4
@@ -136,6 +138,7 @@ typedef struct {
     long long         linked;       /* blobs found in the store */
     long long         elsewhere;    /* blobs another process stored */
     long long         id;           /* the execution's, 0: not recorded */
+    long long         repaired;     /* stored copies found corrupt */
     long long         started_ms;   /* for the progress log */
     char            **uses;         /* told to the engine: hr_plan_use() */
     size_t            nuses;
@@ -150,6 +153,7 @@ static void hr_plan_progress(hr_run_t *r, size_t done, long long got,
     time_t now);
 static int hr_plan_walk_blob(hr_run_t *r, hr_task_t *t);
 static void hr_plan_deleted(hr_run_t *r, hr_task_t *t);
+static void hr_plan_prune(hr_run_t *r, hr_task_t *t, const char *digest);
 static void hr_plan_dl_end(hr_run_t *r, hr_dl_t *d);
 static void hr_plan_use(hr_run_t *r, const char *digest);
 static void hr_plan_tier(hr_run_t *r, hr_task_t *t);
@@ -257,6 +261,7 @@ hr_plan_execute(hr_ctx_t *ctx, const hr_plan_req_t *rq, hr_plan_res_t *res,
     char *err, size_t errlen)
 {
     int          failed;
+    long         ntmp;
     char         lerr[HR_ERR];
     double       secs;
     size_t       i;
@@ -296,6 +301,16 @@ hr_plan_execute(hr_ctx_t *ctx, const hr_plan_req_t *rq, hr_plan_res_t *res,
            rq->ref ? rq->ref
                    : (rq->blob ? rq->blob
                                : (rq->deleted ? rq->deleted : "")));
+
+    /* what a killed run left in _harbor_tmp: nobody will rename it now */
+    if (!ctx->dry_run) {
+        ntmp = hr_store_clean_tmp(&ctx->store, 60);
+
+        if (ntmp > 0) {
+            hr_log(&ctx->log, HR_LOG_INFO, "removed %ld temporaries left by "
+                   "processes that are gone", ntmp);
+        }
+    }
 
     failed = 0;
 
@@ -427,6 +442,11 @@ done:
            (long long) run.ndls - run.elsewhere, run.linked, run.elsewhere,
            secs,
            run.bytes / 1048576.0 / (secs > 0 ? secs : 1));
+
+    if (run.repaired > 0) {
+        hr_log(&ctx->log, HR_LOG_WARN, "execution %lld: %lld corrupt stored "
+               "files were quarantined and fetched again", id, run.repaired);
+    }
 
     if (failed && err[0] == '\0') {
         snprintf(err, errlen, "policy \"%s\": %s", rq->p->name, status);
@@ -918,6 +938,7 @@ static int
 hr_plan_need_blob(hr_run_t *r, hr_task_t *t, const char *digest,
     long long size, char *err, size_t errlen)
 {
+    char        verr[PATH_MAX + 256];
     hr_dl_t    *d, **nd;
     long long   have;
 
@@ -925,7 +946,11 @@ hr_plan_need_blob(hr_run_t *r, hr_task_t *t, const char *digest,
         return 0;
     }
 
-    if (hr_store_blob_exists(&r->ctx->store, digest, &have)) {
+    /* a stored blob is trusted once it hashed right and did not change */
+    switch (hr_verify_blob(&r->ctx->store, digest, &have, 0, r->job, NULL,
+                           verr, sizeof(verr)))
+    {
+    case HR_VERIFY_OK:
         if (size < 0 || have == size) {
             r->linked++;        /* linked, not downloaded */
             return 0;
@@ -934,6 +959,21 @@ hr_plan_need_blob(hr_run_t *r, hr_task_t *t, const char *digest,
         hr_log(&r->ctx->log, HR_LOG_WARN, "blob %s: %lld bytes stored, the "
                "manifest says %lld; not trusted, fetched again", digest,
                have, size);
+        break;
+
+    case HR_VERIFY_BAD:
+        r->repaired++;
+        hr_log(&r->ctx->log, HR_LOG_WARN, "blob %s: the stored copy is "
+               "corrupt (%s); fetched again", digest, verr);
+        break;
+
+    case HR_VERIFY_ERROR:
+        hr_log(&r->ctx->log, HR_LOG_WARN, "blob %s: %s; fetched again",
+               digest, verr);
+        break;
+
+    default:
+        break;
     }
 
     d = calloc(1, sizeof(hr_dl_t));
@@ -984,9 +1024,19 @@ hr_plan_stored(hr_run_t *r, hr_task_t *t, const char *digest,
     if (hr_store_read_link(&r->ctx->store, t->dst_repo, HR_LINK_REVISION,
                            NULL, digest, cur)
         != 1
-        || strcmp(cur, digest) != 0
-        || hr_store_manifest_read(&r->ctx->store, digest, &p, &len) != 1)
+        || strcmp(cur, digest) != 0)
     {
+        return 0;
+    }
+
+    if (hr_store_manifest_read(&r->ctx->store, digest, &p, &len) != 1) {
+        if (hr_store_blob_exists(&r->ctx->store, digest, NULL)) {
+            /* rewritten by the commit (hr_store_put_blob_b) */
+            r->repaired++;
+            hr_log(&r->ctx->log, HR_LOG_WARN, "manifest %s: the stored copy "
+                   "does not hash to its digest; fetched again", digest);
+        }
+
         return 0;
     }
 
@@ -2301,6 +2351,11 @@ hr_plan_tier(hr_run_t *r, hr_task_t *t)
     hr_store_t  *st;
 
     st = &r->ctx->store;
+
+    if (strcmp(r->rq->trigger, "scrub") == 0) {
+        return;                 /* a repair: the tier stays what it was */
+    }
+
     cached = strcmp(r->rq->trigger, "fill") == 0
              || strcmp(r->rq->trigger, "on_demand") == 0;
 
@@ -2340,6 +2395,57 @@ hr_plan_tier(hr_run_t *r, hr_task_t *t)
         {
             hr_log(&r->ctx->log, HR_LOG_WARN, "%s", err);
         }
+    }
+}
+
+
+/*
+ * A manifest the primary no longer has loses its links once no local tag
+ * names it (prune.h), so that the edge answers 404 by digest and gc frees
+ * its blobs.  The primary is asked first: a late or replayed delete of
+ * something pushed again must not remove it.
+ */
+static void
+hr_plan_prune(hr_run_t *r, hr_task_t *t, const char *digest)
+{
+    int               rc;
+    char              mt[256], got[HR_DIGEST_LEN + 1], err[HR_ERR];
+    hr_buf_t          b;
+    hr_prune_stats_t  ps;
+
+    if (hr_plan_find_node(t, digest) != -1) {
+        return;                 /* copied by this very run: wanted */
+    }
+
+    hr_buf_init(&b, HR_MANIFEST_MAX);
+    rc = hr_reg_manifest(&r->src, t->src_repo, digest, &b, mt, sizeof(mt),
+                         got, err, sizeof(err));
+    hr_buf_free(&b);
+
+    if (rc == 0 || r->src.status != 404) {
+        hr_log(&r->ctx->log, rc == 0 ? HR_LOG_INFO : HR_LOG_WARN, "%s@%s: "
+               "kept (revision and layers): %s", t->dst_repo, digest,
+               rc == 0 ? "the primary still has it" : err);
+        return;
+    }
+
+    memset(&ps, 0, sizeof(ps));
+
+    rc = hr_prune_manifest(&r->ctx->store, t->dst_repo, digest, &ps, err,
+                           sizeof(err));
+
+    if (rc == -1) {
+        t->failed = 1;
+        snprintf(t->err, sizeof(t->err), "%s", err);
+        hr_log(&r->ctx->log, HR_LOG_ERROR, "%s@%s: %s", t->dst_repo, digest,
+               err);
+        return;
+    }
+
+    if (rc == 1) {
+        hr_log(&r->ctx->log, HR_LOG_INFO, "%s@%s deleted: %ld revision and "
+               "%ld layer links removed (policy \"%s\"); gc frees the blobs",
+               t->dst_repo, digest, ps.revisions, ps.layers, r->p->name);
     }
 }
 
@@ -2403,6 +2509,11 @@ hr_plan_deleted(hr_run_t *r, hr_task_t *t)
     }
 
     hr_store_free_list(tags, ntags);
+
+    if (!t->failed) {
+        hr_plan_prune(r, t, t->gone);
+    }
+
     t->end = time(NULL);
 }
 
@@ -2411,10 +2522,11 @@ static void
 hr_plan_delete_tags(hr_run_t *r, hr_task_t *t)
 {
     int             kept;
-    char          **local, err[HR_ERR];
-    size_t          i, n, keep[1];
+    char          **local, err[HR_ERR], cur[HR_DIGEST_LEN + 1];
+    size_t          i, n, keep[1], ngone;
     const char     *one[1];
     hr_artifact_t   a;
+    char          (*gone)[HR_DIGEST_LEN + 1];
 
     if (hr_store_tags(&r->ctx->store, t->dst_repo, &local, &n, err,
                       sizeof(err))
@@ -2423,6 +2535,10 @@ hr_plan_delete_tags(hr_run_t *r, hr_task_t *t)
         hr_log(&r->ctx->log, HR_LOG_ERROR, "%s", err);
         return;
     }
+
+    /* the manifests the deleted tags named, pruned after the tags */
+    gone = n > 0 ? calloc(n, sizeof(*gone)) : NULL;
+    ngone = 0;
 
     for (i = 0; i < n; i++) {
         if (hr_plan_has(t->upstream, t->nupstream, local[i])) {
@@ -2440,6 +2556,13 @@ hr_plan_delete_tags(hr_run_t *r, hr_task_t *t)
             continue;
         }
 
+        if (hr_store_read_link(&r->ctx->store, t->dst_repo,
+                               HR_LINK_TAG_CURRENT, local[i], NULL, cur)
+            != 1)
+        {
+            cur[0] = '\0';
+        }
+
         if (hr_store_tag_delete(&r->ctx->store, t->dst_repo, local[i], err,
                                 sizeof(err))
             == -1)
@@ -2451,9 +2574,19 @@ hr_plan_delete_tags(hr_run_t *r, hr_task_t *t)
         t->deleted++;
         hr_log(&r->ctx->log, HR_LOG_INFO, "%s:%s deleted: gone from the "
                "primary", t->dst_repo, local[i]);
+
+        if (gone != NULL && cur[0] != '\0') {
+            memcpy(gone[ngone++], cur, HR_DIGEST_LEN + 1);
+        }
     }
 
     hr_store_free_list(local, n);
+
+    for (i = 0; i < ngone; i++) {
+        hr_plan_prune(r, t, gone[i]);
+    }
+
+    free(gone);
 }
 
 
@@ -2524,6 +2657,10 @@ hr_plan_record(hr_run_t *r, time_t start, long long id, const char *status)
     if (rec != NULL) {
         json_object_set_new(rec, "blobs_elsewhere",
                             json_integer(r->elsewhere));
+    }
+
+    if (rec != NULL && r->repaired > 0) {
+        json_object_set_new(rec, "repaired", json_integer(r->repaired));
     }
 
     return rec;

@@ -5,8 +5,10 @@
  * under it; a crash leaves only invisible temporaries or, for files other
  * than a tag's current link, a file a reader treats as absent.
  *
- * Every file is written as a temporary in its target's own directory (blob
- * downloads under ROOT/_harbor_edge/partial) and made visible by rename(2).
+ * Every file under V2/ is written as a temporary in V2/_harbor_tmp, where
+ * no reader looks (blob downloads under ROOT/_harbor_edge/partial), and made
+ * visible by rename(2); its target's directories are made at the rename,
+ * so that a crash leaves no tag directory that distribution would list.
  * On ext4 or xfs a file renamed before its data reached the disk can be
  * empty, or missing, after a crash; a rename or a mkdir not followed by an
  * fsync of its directory can be lost.  Two ways are used here:
@@ -29,12 +31,14 @@
  *          blob renamed into blobs/ during the fetch is on the disk;
  *       2. rename every staged file but the tags' current links, syncfs:
  *          those names are on the disk, each naming complete data;
- *       3. rename the current links (not those of a task whose other
- *          files failed), syncfs, and only then is the run recorded.
+ *       3. rename the tags' index and current links (not those of a task
+ *          whose other files failed), syncfs, and only then is the run
+ *          recorded.
  *
- *     A crash before 1 leaves temporaries only (".tmp-" names, ignored by
- *     every reader, removed by gc after a day).  A crash between 1 and the
- *     end of 2 leaves any subset of the renames done, each naming data
+ *     A crash before 1 leaves temporaries only (in _harbor_tmp, named
+ *     <name>.tmp-<pid>-<n>; the next run removes those of a dead pid).
+ *     A crash between 1 and the end of 2 leaves any subset of the
+ *     renames done, each naming data
  *     already on the disk: a link is there with its 71 bytes or not there.
  *     No tag was renamed yet, so no reader can reach a file of this run
  *     through a tag.  A crash between 2 and 3 leaves each current link old
@@ -78,6 +82,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,6 +91,7 @@
 #include <unistd.h>
 
 #include "store.h"
+#include "verify.h"
 
 /* a well-formed placeholder where a path needs no digest */
 #define HR_STORE_ZERO_DIGEST                                                  \
@@ -93,10 +99,6 @@
 
 /* the partial data is fdatasync'ed and its offset recorded this often */
 #define HR_STORE_SYNC_EVERY  (8 * 1024 * 1024)
-
-/* the one blob that may be empty */
-#define HR_STORE_EMPTY_DIGEST                                                 \
-    "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
 
 static int hr_store_path(hr_store_t *st, char *out, size_t outlen,
@@ -110,6 +112,8 @@ static int hr_store_copy_file(hr_store_t *st, const char *from, int tofd,
 static int hr_store_desc_cmp(const void *a, const void *b);
 static int hr_store_mkdirs_s(hr_store_t *st, const char *dir, int sync,
     char *err, size_t errlen);
+static int hr_store_tmp_name(hr_store_t *st, const char *path, char *tmp,
+    size_t len, char *tdir, size_t dlen);
 static int hr_store_write_file_b(hr_store_t *st, hr_store_batch_t *b,
     int group, int tag, const char *path, const void *p, size_t n,
     char *err, size_t errlen);
@@ -120,6 +124,7 @@ static int hr_store_batch_stage(hr_store_batch_t *b, int group, int tag,
 static hr_staged_t *hr_store_batch_find(hr_store_batch_t *b,
     const char *final);
 static int hr_store_batch_barrier(hr_store_batch_t *b);
+static int hr_store_batch_dir(hr_store_batch_t *b, hr_staged_t *f);
 static void hr_store_batch_fail(hr_store_batch_t *b, hr_staged_t *f,
     const char *what);
 
@@ -405,6 +410,106 @@ hr_store_write_all(int fd, const void *p, size_t n)
 }
 
 
+/*
+ * The temporary of path, and the directory it goes in: V2/_harbor_tmp for
+ * a file under V2/ (the same filesystem, so rename(2) works), else beside
+ * path (the replicator's state).
+ */
+static int
+hr_store_tmp_name(hr_store_t *st, const char *path, char *tmp, size_t len,
+    char *tdir, size_t dlen)
+{
+    int          n;
+    size_t       v2len;
+    const char  *base;
+
+    v2len = strlen(st->v2);
+    base = strrchr(path, '/');
+    base = base != NULL ? base + 1 : path;
+
+    if (strncmp(path, st->v2, v2len) == 0 && path[v2len] == '/') {
+        n = snprintf(tdir, dlen, "%s/" HR_STORE_TMP_DIR, st->v2);
+        if (n < 0 || (size_t) n >= dlen) {
+            return -1;
+        }
+
+        n = snprintf(tmp, len, "%s/%s.tmp-%d-%u", tdir, base, (int) getpid(),
+                     st->tmpn++);
+
+    } else {
+        n = snprintf(tdir, dlen, "%.*s", (int) (base - path - 1), path);
+        if (n < 0 || (size_t) n >= dlen) {
+            return -1;
+        }
+
+        n = snprintf(tmp, len, "%s.tmp-%d-%u", path, (int) getpid(),
+                     st->tmpn++);
+    }
+
+    return (n < 0 || (size_t) n >= len) ? -1 : 0;
+}
+
+
+/*
+ * Temporaries of processes that are gone (a kill -9, a crash): nobody will
+ * rename them.  A live process's are left alone, whoever it is.
+ */
+long
+hr_store_clean_tmp(hr_store_t *st, long min_interval)
+{
+    DIR            *d;
+    long            n, pid;
+    char            dir[PATH_MAX], path[PATH_MAX + 300], *p, *end;
+    time_t          now;
+    struct dirent  *de;
+
+    now = time(NULL);
+
+    if (min_interval > 0 && st->tmp_cleaned != 0
+        && now - st->tmp_cleaned < min_interval)
+    {
+        return 0;
+    }
+
+    st->tmp_cleaned = now;
+    snprintf(dir, sizeof(dir), "%s/" HR_STORE_TMP_DIR, st->v2);
+
+    d = opendir(dir);
+    if (d == NULL) {
+        return 0;
+    }
+
+    n = 0;
+
+    while ((de = readdir(d)) != NULL) {
+        p = strstr(de->d_name, ".tmp-");
+        if (p == NULL) {
+            continue;
+        }
+
+        errno = 0;
+        pid = strtol(p + 5, &end, 10);
+
+        if (errno != 0 || end == p + 5 || *end != '-' || pid <= 0
+            || pid == (long) getpid()
+            || kill((pid_t) pid, 0) == 0 || errno != ESRCH)
+        {
+            continue;
+        }
+
+        snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+
+        if (unlink(path) == 0) {
+            n++;
+        }
+    }
+
+    closedir(d);
+
+    return n;
+}
+
+
 int
 hr_store_write_file(hr_store_t *st, const char *path, const void *p,
     size_t n, char *err, size_t errlen)
@@ -423,7 +528,7 @@ hr_store_write_file_b(hr_store_t *st, hr_store_batch_t *b, int group,
     size_t errlen)
 {
     int     fd, e;
-    char    tmp[PATH_MAX], dir[PATH_MAX];
+    char    tmp[PATH_MAX], dir[PATH_MAX], tdir[PATH_MAX];
     char   *slash;
 
     if (strlen(path) + 32 >= sizeof(tmp)) {
@@ -440,16 +545,25 @@ hr_store_write_file_b(hr_store_t *st, hr_store_batch_t *b, int group,
 
     *slash = '\0';
 
-    if (hr_store_mkdirs_s(st, dir, b == NULL, err, errlen) == -1) {
+    if (hr_store_tmp_name(st, path, tmp, sizeof(tmp), tdir, sizeof(tdir))
+        == -1)
+    {
+        snprintf(err, errlen, "path too long: %s", path);
         return -1;
     }
 
-    if (b != NULL && hr_store_batch_fs(b, dir, err, errlen) == -1) {
+    /*
+     * under V2/ the temporary is in _harbor_tmp, where no reader looks, and
+     * the target's directories are made only when it is renamed: a crash
+     * leaves no tag directory behind that a reader would list
+     */
+    if (hr_store_mkdirs_s(st, tdir, b == NULL, err, errlen) == -1) {
         return -1;
     }
 
-    snprintf(tmp, sizeof(tmp), "%s.tmp-%d-%u", path, (int) getpid(),
-             st->tmpn++);
+    if (b != NULL && hr_store_batch_fs(b, tdir, err, errlen) == -1) {
+        return -1;
+    }
 
     fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, st->fmode);
     if (fd == -1) {
@@ -494,6 +608,11 @@ hr_store_write_file_b(hr_store_t *st, hr_store_batch_t *b, int group,
         }
 
         return 0;
+    }
+
+    if (hr_store_mkdirs_s(st, dir, 1, err, errlen) == -1) {
+        e = errno;
+        goto failed;
     }
 
     if (rename(tmp, path) == -1) {
@@ -668,7 +787,10 @@ hr_store_link_b(hr_store_t *st, hr_store_batch_t *b, int group,
         return 0;
     }
 
-    return hr_store_write_file_b(st, b, group, kind == HR_LINK_TAG_CURRENT,
+    /* a tag's directory appears with its current link, in the last pass */
+    return hr_store_write_file_b(st, b, group,
+                                 kind == HR_LINK_TAG_CURRENT
+                                 || kind == HR_LINK_TAG_INDEX,
                                  path, digest, HR_DIGEST_LEN, err, errlen);
 }
 
@@ -1104,7 +1226,7 @@ hr_store_blob_commit_b(hr_blob_writer_t *w, hr_store_batch_t *b, char *err,
     size_t errlen)
 {
     int            fd;
-    char           got[HR_DIGEST_LEN + 1], dir[PATH_MAX];
+    char           got[HR_DIGEST_LEN + 1], dir[PATH_MAX], tdir[PATH_MAX];
     char           final[PATH_MAX + 16], tmp[PATH_MAX + 64];
     unsigned int   mdlen;
     unsigned char  md[32];
@@ -1154,8 +1276,14 @@ hr_store_blob_commit_b(hr_blob_writer_t *w, hr_store_batch_t *b, char *err,
         }
 
         /* the state dir is on another filesystem: copy next to the target */
-        snprintf(tmp, sizeof(tmp), "%s.tmp-%d-%u", final, (int) getpid(),
-                 w->st->tmpn++);
+        if (hr_store_tmp_name(w->st, final, tmp, sizeof(tmp), tdir,
+                              sizeof(tdir))
+            == -1
+            || hr_store_mkdirs_s(w->st, tdir, b == NULL, err, errlen) == -1)
+        {
+            hr_store_blob_suspend(w);
+            return -1;
+        }
 
         fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, w->st->fmode);
         if (fd == -1
@@ -1178,6 +1306,9 @@ hr_store_blob_commit_b(hr_blob_writer_t *w, hr_store_batch_t *b, char *err,
         close(fd);
         unlink(w->path);
     }
+
+    /* hashed on the way in: no reader needs to hash it again */
+    hr_verify_remember(w->st, w->digest);
 
     /* in a batch, barrier 1 makes the rename durable before any link */
     if (b == NULL && hr_store_fsync_dir(dir) == -1) {
@@ -1738,6 +1869,33 @@ hr_store_batch_fail(hr_store_batch_t *b, hr_staged_t *f, const char *what)
 }
 
 
+/* The directories of a staged file, made at its rename (synced by the
+   barrier that follows). */
+static int
+hr_store_batch_dir(hr_store_batch_t *b, hr_staged_t *f)
+{
+    char   dir[PATH_MAX], err[PATH_MAX + 64];
+    char  *slash;
+
+    if (strlen(f->final) >= sizeof(dir)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+
+    memcpy(dir, f->final, strlen(f->final) + 1);
+    slash = strrchr(dir, '/');
+
+    if (slash == NULL) {
+        errno = EINVAL;
+        return -1;
+    }
+
+    *slash = '\0';
+
+    return hr_store_mkdirs_s(b->st, dir, 0, err, sizeof(err));
+}
+
+
 int
 hr_store_batch_publish(hr_store_batch_t *b, char *err, size_t errlen)
 {
@@ -1769,7 +1927,9 @@ hr_store_batch_publish(hr_store_batch_t *b, char *err, size_t errlen)
                 continue;
             }
 
-            if (rename(f->tmp, f->final) == -1) {
+            if (hr_store_batch_dir(b, f) == -1
+                || rename(f->tmp, f->final) == -1)
+            {
                 hr_store_batch_fail(b, f, strerror(errno));
                 continue;
             }

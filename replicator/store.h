@@ -18,6 +18,7 @@
 
 #include <limits.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include <jansson.h>
 #include <openssl/evp.h>
@@ -28,6 +29,10 @@
 #define HR_MANIFEST_MAX     (4 * 1024 * 1024)
 #define HR_REFERRERS_MAX    (4 * 1024 * 1024)
 
+/* the one blob that may be empty */
+#define HR_STORE_EMPTY_DIGEST                                                 \
+    "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
 typedef struct {
     char        *root;
     char        *v2;            /* ROOT/docker/registry/v2 */
@@ -37,7 +42,11 @@ typedef struct {
     gid_t        gid;
     int          grouped;
     unsigned     tmpn;          /* temp names: <final>.tmp-<pid>-<n> */
+    time_t       tmp_cleaned;   /* hr_store_clean_tmp() last ran */
 } hr_store_t;
+
+/* Temporaries of files under V2/, where no reader looks. */
+#define HR_STORE_TMP_DIR  "_harbor_tmp"
 
 typedef enum {
     HR_LINK_LAYER = 0,
@@ -51,7 +60,8 @@ typedef struct {
     char        *tmp;
     char        *final;
     int          group;         /* the caller's unit (a task), -1: none */
-    unsigned     tag:1;         /* a tag's current link: renamed last */
+    unsigned     tag:1;         /* a tag's link (index, then current):
+                                   renamed last */
     unsigned     dead:1;        /* replaced by a later entry */
     unsigned     failed:1;
 } hr_staged_t;
@@ -186,6 +196,12 @@ int hr_store_batch_publish(hr_store_batch_t *b, char *err, size_t errlen);
 /* 1 with the first error when a file of group was not published. */
 int hr_store_batch_failed(hr_store_batch_t *b, int group, char *err,
     size_t errlen);
+
+/*
+ * Removes the temporaries in V2/_harbor_tmp of processes that are gone;
+ * not again within min_interval seconds.  Returns how many.
+ */
+long hr_store_clean_tmp(hr_store_t *st, long min_interval);
 
 /* Atomic write of a whole file under the store (temp, fsync, rename). */
 int hr_store_write_file(hr_store_t *st, const char *path, const void *p,

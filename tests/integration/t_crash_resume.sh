@@ -12,6 +12,11 @@
 #     docker-registry on the store gives byte-identical manifests.
 #  3. Same with SIGTERM: the run stops ("Stopped" in status, exit non-zero),
 #     keeps the exact offset, and the next run resumes from it.
+#  4. Two runs on one store; single_active_replication.
+#  5. kill -9 at a dozen points of runs of every test image: never a
+#     temporary beside a served name nor a tag directory without its
+#     current/link; the next run removes the dead runs' temporaries and
+#     docker-registry on the store lists no phantom tag.
 #
 # Exit 0 pass, 77 skip, anything else fail.
 set -uo pipefail
@@ -233,5 +238,88 @@ he_eq "single_active_replication: both exit 0" "$r1 $r2" "0 0"
 grep -q 'skipped: an execution of it is still active' "$d/one2.log" \
     || { cat "$d/one2.log"; he_fail "the second run was not skipped"; }
 he_pass "single_active_replication: the overlapping run was skipped"
+
+# ------------------------------------- 5. temporaries after kill -9
+# a run killed anywhere (fetch, staging, publish) leaves its temporaries
+# in V2/_harbor_tmp only, never beside a served name (a tag's current/link
+# directory read by distribution); the next run removes them (their
+# process is gone), and docker-registry on the store lists no phantom tag
+store5=$d/store5
+v25=$store5/docker/registry/v2
+write_conf "$d/k.json" "$store5" 0 'test/**'
+served_tmps() {
+    find "$v25" -name '*.tmp-*' ! -path "$v25/_harbor_tmp/*" 2>/dev/null | wc -l
+}
+# tags/<t> directories without a current/link: distribution lists them
+phantoms() {
+    local t n=0
+    for t in "$v25"/repositories/*/*/_manifests/tags/*; do
+        [ -d "$t" ] || continue
+        [ -f "$t/current/link" ] || { he_log "phantom tag $t"; n=$((n + 1)); }
+    done
+    echo "$n"
+}
+# blobs stored, repositories not: a run is all walk, staging and publish,
+# so the kills land there; T is how long such a run takes here
+"$HE_REPLICATOR" -c "$d/k.json" run > "$d/k-seed.log" 2>&1 \
+    || { cat "$d/k-seed.log"; he_fail "seeding store5"; }
+rm -rf "$v25/repositories"
+t0=$(date +%s%N)
+"$HE_REPLICATOR" -c "$d/k.json" run > "$d/k-timed.log" 2>&1 || he_fail "timed run"
+T=$(( ($(date +%s%N) - t0) / 1000000 ))
+he_pass "a run that links and publishes everything takes ${T} ms"
+kills=0
+maxtmp=0
+for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16; do
+    rm -rf "$v25/repositories"
+    delay=$(awk -v t="$T" -v i="$i" 'BEGIN { printf "%.3f", t * i / 17 / 1000 }')
+    "$HE_REPLICATOR" -c "$d/k.json" run > "$d/k-$i.log" 2>&1 &
+    pid=$!
+    sleep "$delay"
+    if kill -KILL "$pid" 2>/dev/null; then
+        kills=$((kills + 1))
+    fi
+    wait "$pid" 2>/dev/null
+    n=$(find "$v25/_harbor_tmp" -type f 2>/dev/null | wc -l)
+    [ "$n" -gt "$maxtmp" ] && maxtmp=$n
+    he_eq "kill -9 after ${delay}s: no temporary beside a served name" "$(served_tmps)" 0
+    he_eq "kill -9 after ${delay}s: no tag directory without current/link" "$(phantoms)" 0
+done
+he_pass "$kills runs killed with -9; up to $maxtmp of their temporaries seen in _harbor_tmp"
+# a leftover of a process that is gone, whatever the timing above did
+sleep 0 & deadpid=$!
+wait "$deadpid"
+mkdir -p "$v25/_harbor_tmp"
+printf 'sha256:%064d' 0 > "$v25/_harbor_tmp/link.tmp-$deadpid-7"
+"$HE_REPLICATOR" -c "$d/k.json" run > "$d/k-final.log" 2>&1 \
+    || { cat "$d/k-final.log"; he_fail "the run after the kills failed"; }
+grep -q 'temporaries left by processes that are gone' "$d/k-final.log" \
+    || { cat "$d/k-final.log"; he_fail "the run did not remove the dead temporaries"; }
+he_eq "after the rerun: no temporary anywhere under v2/" \
+    "$(find "$v25" -name '*.tmp-*' | wc -l)" 0
+# what an older version left beside a served name: gc takes it at once
+# when its process is gone, whatever its age
+old=$(find "$v25/repositories" -path '*/current' -type d | head -1)
+printf 'sha256:%064d' 0 > "$old/link.tmp-$deadpid-9"
+"$HE_REPLICATOR" -c "$d/k.json" gc > "$d/k-gc.log" 2>&1 \
+    || { cat "$d/k-gc.log"; he_fail "gc"; }
+[ ! -e "$old/link.tmp-$deadpid-9" ] || { cat "$d/k-gc.log"; he_fail "gc left a dead process's temporary"; }
+grep -q ', 1 temporaries removed' "$d/k-gc.log" || { cat "$d/k-gc.log"; he_fail "gc does not count it"; }
+he_pass "gc removed a dead process's temporary beside a served name"
+no_dangling_tags "$store5" || he_fail "dangling tag after the kills and the rerun"
+he_registry_start "$d/rep5" || he_fail "docker-registry on store5"
+rm -rf "$d/rep5/data" && ln -s "$store5" "$d/rep5/data"
+ntag=0
+for repo in $(curl -sf "http://$REGISTRY/v2/_catalog" | jq -r '.repositories[]'); do
+    for tag in $(curl -sf "http://$REGISTRY/v2/$repo/tags/list" | jq -r '.tags[]?'); do
+        code=$(curl -s -o /dev/null -w '%{http_code}' \
+            -H 'Accept: application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json' \
+            "http://$REGISTRY/v2/$repo/manifests/$tag")
+        [ "$code" = 200 ] || he_fail "docker-registry lists $repo:$tag, which answers $code (phantom)"
+        ntag=$((ntag + 1))
+    done
+done
+[ "$ntag" -ge 6 ] || he_fail "docker-registry lists only $ntag tags"
+he_pass "docker-registry on the store lists $ntag tags, each answering 200: no phantom"
 
 he_pass "t_crash_resume done in $(he_elapsed) s"
