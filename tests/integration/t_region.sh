@@ -367,6 +367,11 @@ wait $pids
 all_ok p3 12 || he_fail "a pull failed after edge 3 stopped"
 he_pass "edge 3 stopped midway: 12 clients x 16 blobs through edges 1 and 2 all hash right"
 if [ "${#OWNED3[@]}" -gt 0 ]; then
+    # and after the round (which may have ended before the stop took hold)
+    for i in 1 2; do
+        blobs "${CPORT[$i]}" "$d/after.$i" "${OWNED3[@]}"
+    done
+    all_ok after 2 || he_fail "edge 3's blobs through edges 1 and 2 after the stop"
     skipped=$(cat "$d"/edge[12]/ngx/logs/client.log \
               | grep -c "up=\"127.0.0.1:${SPORT[3]}, 127.0.0.1:")
     [ "$skipped" -gt 0 ] || he_fail "no request shows edge 3 tried and another edge answering"
