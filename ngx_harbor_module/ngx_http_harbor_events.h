@@ -64,8 +64,13 @@ typedef struct {
 } ngx_http_harbor_events_main_conf_t;
 
 
+/* what a location with a body of Harbor's takes: ..._loc_conf_t.webhook */
+#define NGX_HTTP_HARBOR_EVENTS_WEBHOOK     1     /* harbor_webhook */
+#define NGX_HTTP_HARBOR_EVENTS_PREHEAT     2     /* harbor_preheat */
+
+
 typedef struct {
-    ngx_flag_t                         webhook;
+    ngx_int_t                          webhook;    /* 0 or one of above */
     ngx_str_t                          auth;       /* data NULL: off */
     ngx_uint_t                         auth_set;
     size_t                             max_size;
@@ -104,6 +109,7 @@ uint64_t ngx_http_harbor_events_hash(ngx_uint_t kind, ngx_str_t *repository,
     ngx_str_t *reference);
 
 ngx_int_t ngx_http_harbor_webhook_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_harbor_preheat_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_harbor_events_test_miss_handler(ngx_http_request_t *r);
 
 

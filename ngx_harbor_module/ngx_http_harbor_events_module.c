@@ -11,6 +11,10 @@
  *   harbor_webhook_auth VALUE | off;        location: required with
  *                                           harbor_webhook
  *   harbor_webhook_max_size SIZE;           location; default 64k
+ *   harbor_preheat;                         location: Harbor's preheat
+ *                                           provider ("Kraken") API under
+ *                                           the location's prefix; auth and
+ *                                           size as harbor_webhook
  *   harbor_events_test_miss;                location; tests only: queue a
  *                                           miss from ?object=&repository=
  *                                           &reference=
@@ -45,6 +49,8 @@ static char *ngx_http_harbor_events_merge_loc_conf(ngx_conf_t *cf,
 static char *ngx_http_harbor_redis(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_harbor_webhook(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_harbor_preheat(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_harbor_webhook_auth(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
@@ -84,6 +90,13 @@ static ngx_command_t  ngx_http_harbor_events_commands[] = {
     { ngx_string("harbor_webhook"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_http_harbor_webhook,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("harbor_preheat"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_harbor_preheat,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
@@ -302,6 +315,7 @@ ngx_http_harbor_events_merge_loc_conf(ngx_conf_t *cf, void *parent,
     ngx_http_harbor_events_loc_conf_t *prev = parent;
     ngx_http_harbor_events_loc_conf_t *conf = child;
 
+    char                                *name;
     ngx_http_core_loc_conf_t            *clcf;
     ngx_http_harbor_events_main_conf_t  *hmcf;
 
@@ -318,25 +332,28 @@ ngx_http_harbor_events_merge_loc_conf(ngx_conf_t *cf, void *parent,
         conf->auth_set = prev->auth_set;
     }
 
-    if (conf->webhook != 1) {
+    if (conf->webhook == 0) {
         return NGX_CONF_OK;
     }
+
+    name = (conf->webhook == NGX_HTTP_HARBOR_EVENTS_PREHEAT)
+           ? "harbor_preheat" : "harbor_webhook";
 
     hmcf = ngx_http_conf_get_module_main_conf(cf,
                                               ngx_http_harbor_events_module);
 
     if (hmcf->redis.addr.len == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"harbor_webhook\" needs \"harbor_redis\" "
-                           "in the http block");
+                           "\"%s\" needs \"harbor_redis\" "
+                           "in the http block", name);
         return NGX_CONF_ERROR;
     }
 
     if (!conf->auth_set) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"harbor_webhook\" needs \"harbor_webhook_auth\" "
+                           "\"%s\" needs \"harbor_webhook_auth\" "
                            "(the Authorization value Harbor sends, "
-                           "or \"off\")");
+                           "or \"off\")", name);
         return NGX_CONF_ERROR;
     }
 
@@ -456,10 +473,41 @@ ngx_http_harbor_webhook(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return "is duplicate";
     }
 
-    hlcf->webhook = 1;
+    hlcf->webhook = NGX_HTTP_HARBOR_EVENTS_WEBHOOK;
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
     clcf->handler = ngx_http_harbor_webhook_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_harbor_preheat(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_harbor_events_loc_conf_t *hlcf = conf;
+
+    ngx_http_core_loc_conf_t  *clcf;
+
+    if (hlcf->webhook != NGX_CONF_UNSET || hlcf->test_miss) {
+        return "is duplicate";
+    }
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    /* the provider's endpoint is a prefix: its paths are found below it */
+
+    if (clcf->named
+#if (NGX_PCRE)
+        || clcf->regex
+#endif
+        || clcf->exact_match)
+    {
+        return "must be in a prefix location";
+    }
+
+    hlcf->webhook = NGX_HTTP_HARBOR_EVENTS_PREHEAT;
+    clcf->handler = ngx_http_harbor_preheat_handler;
 
     return NGX_CONF_OK;
 }

@@ -16,6 +16,13 @@
  * reason), then Redis (503).  The body is read into one memory buffer (the
  * module raises client_body_buffer_size to harbor_webhook_max_size in this
  * location) and checked by ngx_http_harbor_webhook_parse.c.
+ *
+ * harbor_preheat is the same location for Harbor's P2P preheat, which
+ * calls a "Kraken" provider: GET <prefix>health (any 2xx is healthy) and
+ * POST <prefix>registry/notifications, one push event per call.  The
+ * notification takes exactly the webhook's path (auth, size, parse, the
+ * answer after Redis); only the parser and the line differ: kind
+ * "preheat", which the replicator copies pinned, without a policy.
  */
 
 
@@ -52,6 +59,8 @@ static ngx_int_t ngx_http_harbor_webhook_queue(ngx_http_request_t *r,
     ngx_http_harbor_webhook_event_t *ev);
 static void ngx_http_harbor_webhook_done(void *data, ngx_int_t rc);
 static void ngx_http_harbor_webhook_cancel(void *data);
+static ngx_int_t ngx_http_harbor_webhook_unauthorized(ngx_http_request_t *r,
+    ngx_str_t *want);
 static ngx_uint_t ngx_http_harbor_webhook_auth_ok(ngx_http_request_t *r,
     ngx_str_t *want);
 static ngx_uint_t ngx_http_harbor_webhook_is_cloudevents(
@@ -62,15 +71,72 @@ static ngx_int_t ngx_http_harbor_webhook_send(ngx_http_request_t *r,
     ngx_uint_t status, u_char *body, size_t len);
 
 
+#define NGX_HTTP_HARBOR_PREHEAT_HEALTHY  "{\"status\":\"healthy\"}\n"
+
 #define NGX_HTTP_HARBOR_WEBHOOK_UNAVAILABLE                                   \
     "cannot queue the event now: redis unavailable"
 
 
 ngx_int_t
+ngx_http_harbor_preheat_handler(ngx_http_request_t *r)
+{
+    ngx_str_t                           path;
+    ngx_http_core_loc_conf_t           *clcf;
+    ngx_http_harbor_events_loc_conf_t  *hlcf;
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+    /* a prefix location (harbor_preheat refuses any other) */
+
+    if (r->uri.len < clcf->name.len) {
+        return NGX_HTTP_NOT_FOUND;
+    }
+
+    path.data = r->uri.data + clcf->name.len;
+    path.len = r->uri.len - clcf->name.len;
+
+    if (clcf->name.len && clcf->name.data[clcf->name.len - 1] != '/') {
+        if (path.len == 0 || path.data[0] != '/') {
+            return NGX_HTTP_NOT_FOUND;
+        }
+
+        path.data++;
+        path.len--;
+    }
+
+    if (path.len == sizeof("registry/notifications") - 1
+        && ngx_strncmp(path.data, "registry/notifications", path.len) == 0)
+    {
+        return ngx_http_harbor_webhook_handler(r);
+    }
+
+    if (path.len != sizeof("health") - 1
+        || ngx_strncmp(path.data, "health", path.len) != 0)
+    {
+        return NGX_HTTP_NOT_FOUND;
+    }
+
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+        return NGX_HTTP_NOT_ALLOWED;
+    }
+
+    /* Harbor sends its credential here too: a wrong one shows unhealthy */
+
+    hlcf = ngx_http_get_module_loc_conf(r, ngx_http_harbor_events_module);
+
+    if (!ngx_http_harbor_webhook_auth_ok(r, &hlcf->auth)) {
+        return ngx_http_harbor_webhook_unauthorized(r, &hlcf->auth);
+    }
+
+    return ngx_http_harbor_webhook_send(r, NGX_HTTP_OK,
+                                 (u_char *) NGX_HTTP_HARBOR_PREHEAT_HEALTHY,
+                                 sizeof(NGX_HTTP_HARBOR_PREHEAT_HEALTHY) - 1);
+}
+
+
+ngx_int_t
 ngx_http_harbor_webhook_handler(ngx_http_request_t *r)
 {
-    u_char                             *p;
-    size_t                              len;
     ngx_int_t                           rc;
     ngx_table_elt_t                    *h;
     ngx_http_harbor_events_loc_conf_t  *hlcf;
@@ -92,35 +158,7 @@ ngx_http_harbor_webhook_handler(ngx_http_request_t *r)
     }
 
     if (!ngx_http_harbor_webhook_auth_ok(r, &hlcf->auth)) {
-        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                      "harbor webhook: %s Authorization header",
-                      r->headers_in.authorization ? "wrong" : "no");
-
-        /* a 401 carries a challenge: the scheme of the configured value */
-
-        h = ngx_list_push(&r->headers_out.headers);
-        if (h == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        p = ngx_strlchr(hlcf->auth.data, hlcf->auth.data + hlcf->auth.len,
-                        ' ');
-        len = (p ? p : hlcf->auth.data + hlcf->auth.len) - hlcf->auth.data;
-
-        h->value.data = ngx_pnalloc(r->pool,
-                                    len + sizeof(" realm=\"harbor-edge\"") - 1);
-        if (h->value.data == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        h->value.len = ngx_sprintf(h->value.data, "%*s realm=\"harbor-edge\"",
-                                   len, hlcf->auth.data)
-                       - h->value.data;
-        h->hash = 1;
-        ngx_str_set(&h->key, "WWW-Authenticate");
-
-        return ngx_http_harbor_webhook_error(r, NGX_HTTP_UNAUTHORIZED,
-                                   "missing or wrong Authorization header");
+        return ngx_http_harbor_webhook_unauthorized(r, &hlcf->auth);
     }
 
     if (r->headers_in.content_length_n > (off_t) hlcf->max_size) {
@@ -205,13 +243,16 @@ ngx_http_harbor_webhook_body(ngx_http_request_t *r)
         return;
     }
 
-    if (ngx_http_harbor_webhook_parse(data, len,
+    if ((hlcf->webhook == NGX_HTTP_HARBOR_EVENTS_PREHEAT)
+        ? ngx_http_harbor_preheat_parse(data, len, ev)
+        : ngx_http_harbor_webhook_parse(data, len,
                                   ngx_http_harbor_webhook_is_cloudevents(r),
-                                  ev)
-        != 0)
+                                  ev))
     {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "harbor webhook: bad payload: %s", ev->err);
+                      "harbor %s: bad payload: %s",
+                      (hlcf->webhook == NGX_HTTP_HARBOR_EVENTS_PREHEAT)
+                      ? "preheat" : "webhook", ev->err);
 
         ngx_http_finalize_request(r,
             ngx_http_harbor_webhook_error(r, NGX_HTTP_BAD_REQUEST, ev->err));
@@ -248,6 +289,7 @@ ngx_http_harbor_webhook_queue(ngx_http_request_t *r,
     u_char                              *p;
     time_t                               at;
     ngx_uint_t                           i;
+    const char                          *kind, *source;
     ngx_pool_cleanup_t                  *cln;
     ngx_http_harbor_webhook_ctx_t       *ctx;
     ngx_http_harbor_webhook_item_t      *item;
@@ -294,6 +336,24 @@ ngx_http_harbor_webhook_queue(ngx_http_request_t *r,
 
     at = ev->occurred_at >= 0 ? (time_t) ev->occurred_at : ngx_time();
 
+    switch (ev->kind) {
+
+    case NGX_HTTP_HARBOR_WEBHOOK_PREHEAT:
+        kind = "preheat";
+        source = "preheat";
+        break;
+
+    case NGX_HTTP_HARBOR_WEBHOOK_DELETE:
+        kind = "delete";
+        source = "webhook";
+        break;
+
+    default:
+        kind = "push";
+        source = "webhook";
+        break;
+    }
+
     for (i = 0; i < ev->nresources; i++) {
         res = &ev->resources[i];
         item = &ctx->items[i];
@@ -302,9 +362,7 @@ ngx_http_harbor_webhook_queue(ngx_http_request_t *r,
         p = ngx_snprintf(line, sizeof(line),
                          "{\"kind\":\"%s\",\"repository\":\"%s\","
                          "\"digest\":\"%s\"",
-                         ev->kind == NGX_HTTP_HARBOR_WEBHOOK_PUSH
-                         ? "push" : "delete",
-                         ev->repository, res->digest);
+                         kind, ev->repository, res->digest);
 
         if (res->tag_len) {
             p = ngx_snprintf(p, line + sizeof(line) - p, ",\"tag\":\"%s\"",
@@ -312,7 +370,8 @@ ngx_http_harbor_webhook_queue(ngx_http_request_t *r,
         }
 
         p = ngx_snprintf(p, line + sizeof(line) - p,
-                         ",\"occurred_at\":%T,\"source\":\"webhook\"}", at);
+                         ",\"occurred_at\":%T,\"source\":\"%s\"}", at,
+                         source);
 
         if (ngx_http_harbor_redis_push(hmcf->link,
                                        NGX_HTTP_HARBOR_REDIS_EVENT, line,
@@ -403,6 +462,44 @@ ngx_http_harbor_webhook_cancel(void *data)
             ctx->items[i].cmd = NULL;
         }
     }
+}
+
+
+/* a 401 carries a challenge: the scheme of the configured value */
+
+static ngx_int_t
+ngx_http_harbor_webhook_unauthorized(ngx_http_request_t *r, ngx_str_t *want)
+{
+    u_char           *p;
+    size_t            len;
+    ngx_table_elt_t  *h;
+
+    ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                  "harbor webhook: %s Authorization header",
+                  r->headers_in.authorization ? "wrong" : "no");
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = ngx_strlchr(want->data, want->data + want->len, ' ');
+    len = (p ? p : want->data + want->len) - want->data;
+
+    h->value.data = ngx_pnalloc(r->pool,
+                                len + sizeof(" realm=\"harbor-edge\"") - 1);
+    if (h->value.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h->value.len = ngx_sprintf(h->value.data, "%*s realm=\"harbor-edge\"",
+                               len, want->data)
+                   - h->value.data;
+    h->hash = 1;
+    ngx_str_set(&h->key, "WWW-Authenticate");
+
+    return ngx_http_harbor_webhook_error(r, NGX_HTTP_UNAUTHORIZED,
+                                     "missing or wrong Authorization header");
 }
 
 

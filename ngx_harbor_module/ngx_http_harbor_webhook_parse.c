@@ -737,3 +737,329 @@ hw_time(const char *s, size_t len)
 
     return t < 0 ? -1 : t;
 }
+
+
+/*
+ * Harbor's preheat notification (the "Kraken" provider API).  Each event's
+ * Target becomes one resource of a data struct, which then goes through
+ * the webhook's own checks (hw_check): the same grammars, the same limits.
+ * Shape errors are remembered in d->err (the first one) while the whole
+ * body is still checked for syntax.
+ */
+
+static void hp_shape(ngx_http_harbor_webhook_data_t *d, const char *msg);
+static int hp_event(ngx_http_harbor_json_t *j,
+    ngx_http_harbor_webhook_data_t *d,
+    ngx_http_harbor_webhook_resource_t *res, int64_t *at);
+static int hp_target(ngx_http_harbor_json_t *j,
+    ngx_http_harbor_webhook_data_t *d,
+    ngx_http_harbor_webhook_resource_t *res);
+
+
+int
+ngx_http_harbor_preheat_parse(const unsigned char *body, size_t len,
+    ngx_http_harbor_webhook_event_t *ev)
+{
+    int                                  first, efirst, rc, saw_events;
+    int64_t                              at;
+    ngx_http_harbor_json_t               j;
+    ngx_http_harbor_json_str_t           key;
+    ngx_http_harbor_webhook_data_t      *d;
+    ngx_http_harbor_webhook_resource_t   dummy;
+
+    memset(ev, 0, sizeof(ngx_http_harbor_webhook_event_t));
+    ev->occurred_at = -1;
+    ev->kind = NGX_HTTP_HARBOR_WEBHOOK_PREHEAT;
+
+    d = &ev->data;
+    d->present = 1;
+    at = -1;
+
+    ngx_http_harbor_json_init(&j, body, len, HW_DEPTH_MAX, 1);
+
+    switch (ngx_http_harbor_json_peek(&j)) {
+
+    case -1:
+        return hw_error(ev, "empty body");
+
+    case '{':
+        break;
+
+    default:
+        if (ngx_http_harbor_json_skip(&j) != 0) {
+            return hw_syntax(ev, &j);
+        }
+
+        return hw_error(ev, "payload must be a JSON object");
+    }
+
+    if (ngx_http_harbor_json_open(&j, '{') != 0) {
+        return hw_syntax(ev, &j);
+    }
+
+    first = 1;
+    saw_events = 0;
+
+    while ((rc = ngx_http_harbor_json_member(&j, &first, &key)) == 1) {
+
+        if (!ngx_http_harbor_json_is(&key, "Events")) {
+            rc = ngx_http_harbor_json_skip(&j);
+
+        } else if (saw_events++) {
+            hp_shape(d, "duplicate key Events");
+            rc = ngx_http_harbor_json_skip(&j);
+
+        } else if (ngx_http_harbor_json_peek(&j) != '[') {
+            hp_shape(d, "Events must be an array");
+            rc = ngx_http_harbor_json_skip(&j);
+
+        } else if (ngx_http_harbor_json_open(&j, '[') != 0) {
+            rc = -1;
+
+        } else {
+            efirst = 1;
+
+            while ((rc = ngx_http_harbor_json_element(&j, &efirst)) == 1) {
+
+                if (d->nresources == NGX_HTTP_HARBOR_WEBHOOK_RESOURCES_MAX) {
+                    hp_shape(d, "too many events");
+                    rc = hp_event(&j, d, &dummy, &at);
+
+                } else {
+                    rc = hp_event(&j, d, &d->resources[d->nresources++],
+                                  &at);
+                }
+
+                if (rc != 0) {
+                    break;
+                }
+            }
+        }
+
+        if (rc != 0) {
+            return hw_syntax(ev, &j);
+        }
+    }
+
+    if (rc != 0 || ngx_http_harbor_json_end(&j) != 0) {
+        return hw_syntax(ev, &j);
+    }
+
+    if (!saw_events) {
+        return hw_error(ev, "missing Events");
+    }
+
+    if (d->err == NULL && d->nresources == 0) {
+        return hw_error(ev, "no events");
+    }
+
+    d->has_repository = 1;
+    d->has_resources = 1;
+    ev->occurred_at = at;
+
+    return hw_check(ev, d);
+}
+
+
+static void
+hp_shape(ngx_http_harbor_webhook_data_t *d, const char *msg)
+{
+    if (d->err == NULL) {
+        d->err = msg;
+    }
+}
+
+
+static int
+hp_event(ngx_http_harbor_json_t *j, ngx_http_harbor_webhook_data_t *d,
+    ngx_http_harbor_webhook_resource_t *res, int64_t *at)
+{
+    int                              first, rc, saw_action, saw_target;
+    int                              saw_time;
+    int64_t                          t;
+    const char                      *shape;
+    ngx_http_harbor_json_str_t       key;
+    ngx_http_harbor_webhook_field_t  f;
+
+    memset(res, 0, sizeof(ngx_http_harbor_webhook_resource_t));
+
+    if (ngx_http_harbor_json_peek(j) != '{') {
+        hp_shape(d, "events must be objects");
+        return ngx_http_harbor_json_skip(j);
+    }
+
+    if (ngx_http_harbor_json_open(j, '{') != 0) {
+        return -1;
+    }
+
+    first = 1;
+    saw_action = 0;
+    saw_target = 0;
+    saw_time = 0;
+
+    while ((rc = ngx_http_harbor_json_member(j, &first, &key)) == 1) {
+
+        shape = NULL;
+
+        if (ngx_http_harbor_json_is(&key, "Action")) {
+            if (saw_action++) {
+                hp_shape(d, "duplicate key Action");
+            }
+
+            memset(&f, 0, sizeof(f));
+            rc = hw_field(j, &f, &shape, "Action must be a string");
+
+            if (rc == 0 && shape == NULL && !hw_is(f.data, f.len, "push")) {
+                shape = "Action must be push";
+            }
+
+        } else if (ngx_http_harbor_json_is(&key, "Target")) {
+            if (saw_target++) {
+                hp_shape(d, "duplicate key Target");
+            }
+
+            rc = hp_target(j, d, res);
+
+        } else if (ngx_http_harbor_json_is(&key, "TimeStamp")) {
+            if (saw_time++) {
+                hp_shape(d, "duplicate key TimeStamp");
+            }
+
+            memset(&f, 0, sizeof(f));
+            rc = hw_field(j, &f, &shape, "TimeStamp must be a string");
+
+            if (rc == 0 && shape == NULL) {
+                t = (f.len > NGX_HTTP_HARBOR_WEBHOOK_NAME_MAX)
+                    ? -1 : hw_time(f.data, f.len);
+
+                if (t < 0) {
+                    shape = "TimeStamp is not an RFC 3339 date";
+
+                } else if (t > *at) {
+                    *at = t;
+                }
+            }
+
+        } else {
+            rc = ngx_http_harbor_json_skip(j);
+        }
+
+        if (shape != NULL) {
+            hp_shape(d, shape);
+        }
+
+        if (rc != 0) {
+            return -1;
+        }
+    }
+
+    if (rc != 0) {
+        return -1;
+    }
+
+    if (!saw_action) {
+        hp_shape(d, "event without Action");
+    }
+
+    if (!saw_target) {
+        hp_shape(d, "event without Target");
+    }
+
+    return 0;
+}
+
+
+static int
+hp_target(ngx_http_harbor_json_t *j, ngx_http_harbor_webhook_data_t *d,
+    ngx_http_harbor_webhook_resource_t *res)
+{
+    int                              first, rc, saw_digest, saw_tag;
+    const char                      *shape;
+    ngx_http_harbor_json_str_t       key;
+    ngx_http_harbor_webhook_field_t  repo;
+
+    if (ngx_http_harbor_json_peek(j) != '{') {
+        hp_shape(d, "Target must be an object");
+        return ngx_http_harbor_json_skip(j);
+    }
+
+    if (ngx_http_harbor_json_open(j, '{') != 0) {
+        return -1;
+    }
+
+    memset(&repo, 0, sizeof(repo));
+    first = 1;
+    saw_digest = 0;
+    saw_tag = 0;
+
+    while ((rc = ngx_http_harbor_json_member(j, &first, &key)) == 1) {
+
+        shape = NULL;
+
+        if (ngx_http_harbor_json_is(&key, "Repository")) {
+            if (repo.present) {
+                hp_shape(d, "duplicate key Repository");
+            }
+
+            rc = hw_field(j, &repo, &shape, "Repository must be a string");
+
+        } else if (!ngx_http_harbor_json_is(&key, "Digest")
+                   && !ngx_http_harbor_json_is(&key, "Tag"))
+        {
+            rc = ngx_http_harbor_json_skip(j);
+
+        } else if (*j->pos != '"') {
+            shape = "Digest and Tag must be strings";
+            rc = ngx_http_harbor_json_skip(j);
+
+        } else if (ngx_http_harbor_json_is(&key, "Digest")) {
+            if (saw_digest++) {
+                shape = "duplicate key Digest";
+            }
+
+            rc = hw_take(j, res->digest, NGX_HTTP_HARBOR_WEBHOOK_DIGEST_MAX,
+                         &res->digest_len);
+
+        } else {
+            if (saw_tag++) {
+                shape = "duplicate key Tag";
+            }
+
+            rc = hw_take(j, res->tag, NGX_HTTP_HARBOR_WEBHOOK_TAG_MAX,
+                         &res->tag_len);
+        }
+
+        if (shape != NULL) {
+            hp_shape(d, shape);
+        }
+
+        if (rc != 0) {
+            return -1;
+        }
+    }
+
+    if (rc != 0) {
+        return -1;
+    }
+
+    if (!repo.present) {
+        hp_shape(d, "Target without Repository");
+        return 0;
+    }
+
+    /* one repository per body: the queue's lines carry one name */
+
+    if (!d->full_name.present) {
+        d->full_name = repo;
+
+    } else if (repo.len != d->full_name.len
+               || memcmp(repo.data, d->full_name.data,
+                         repo.len < NGX_HTTP_HARBOR_WEBHOOK_NAME_MAX
+                         ? repo.len : NGX_HTTP_HARBOR_WEBHOOK_NAME_MAX)
+                  != 0)
+    {
+        hp_shape(d, "events for more than one repository");
+    }
+
+    return 0;
+}

@@ -38,6 +38,8 @@
 #define NGX_HTTP_HARBOR_WEBHOOK_IGNORED        0
 #define NGX_HTTP_HARBOR_WEBHOOK_PUSH           1
 #define NGX_HTTP_HARBOR_WEBHOOK_DELETE         2
+/* a preheat (Harbor's "Kraken" provider API): a pinned copy, no policy */
+#define NGX_HTTP_HARBOR_WEBHOOK_PREHEAT        3
 
 
 typedef struct {
@@ -99,6 +101,23 @@ typedef struct {
  */
 int ngx_http_harbor_webhook_parse(const unsigned char *body, size_t len,
     int cloudevents, ngx_http_harbor_webhook_event_t *ev);
+
+
+/*
+ * Parses and checks one preheat notification, as Harbor's Kraken driver
+ * posts it to <endpoint>/registry/notifications:
+ *
+ *   {"Events":[{"Id":..,"TimeStamp":RFC3339,"Action":"push",
+ *               "Target":{"MediaType":..,"Digest":D,"Repository":R,
+ *                         "Url":..,"Tag":T},"Request":..,"Actor":..}]}
+ *
+ * Go's default field names.  Every event must be a push of one and the
+ * same repository (Harbor sends one event per call), with the checks of
+ * a webhook on names, digests and tags; kind is PREHEAT, never IGNORED.
+ * Returns 0, or -1 with ev->err.
+ */
+int ngx_http_harbor_preheat_parse(const unsigned char *body, size_t len,
+    ngx_http_harbor_webhook_event_t *ev);
 
 
 #endif /* _NGX_HTTP_HARBOR_WEBHOOK_PARSE_H_INCLUDED_ */

@@ -75,6 +75,7 @@ static void hr_events_job_done(hr_job_t *j);
 static int hr_events_push(hr_evjob_t *ej);
 static int hr_events_delete(hr_evjob_t *ej);
 static int hr_events_miss(hr_evjob_t *ej);
+static int hr_events_preheat(hr_evjob_t *ej);
 static int hr_events_filter(hr_policy_t *p, const hr_event_t *e);
 static int hr_events_copy(hr_evjob_t *ej, hr_policy_t *p,
     hr_plan_req_t *rq, const char *counter);
@@ -292,6 +293,10 @@ hr_events_job(hr_job_t *j)
 
     case HR_EVENT_DELETE:
         ej->rc = hr_events_delete(ej);
+        break;
+
+    case HR_EVENT_PREHEAT:
+        ej->rc = hr_events_preheat(ej);
         break;
 
     default:
@@ -742,4 +747,38 @@ hr_events_miss(hr_evjob_t *ej)
     }
 
     return rc;
+}
+
+
+/*
+ * Harbor's P2P preheat (the module's harbor_preheat): Harbor's preheat
+ * policy has already chosen the artifact (repository, tag, label,
+ * signature, severity), so no policy of ours is asked.  The copy is a
+ * policy's, pinned: a tag as it is now on the primary, else the digest.
+ */
+static int
+hr_events_preheat(hr_evjob_t *ej)
+{
+    int             rc;
+    hr_event_t     *e;
+    hr_policy_t     p;
+    hr_plan_req_t   rq;
+
+    e = &ej->it->ev;
+
+    memset(&p, 0, sizeof(p));
+    p.name = "preheat";
+    p.enabled = 1;
+    p.override = 1;
+    p.dest_namespace_replace_count = -1;
+
+    memset(&rq, 0, sizeof(rq));
+    rq.trigger = "preheat";
+    rq.repo = e->repository;
+    rq.ref = e->tag[0] != '\0' ? e->tag : e->digest;
+
+    rc = hr_events_copy(ej, &p, &rq, "preheated");
+
+    /* gone from the primary since Harbor asked: nothing to keep */
+    return rc == 1 ? 0 : rc;
 }

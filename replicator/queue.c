@@ -252,6 +252,9 @@ hr_event_decode(const char *line, size_t len, hr_event_t *ev, char *err,
     } else if (strcmp(kind, "fill") == 0) {
         ev->kind = HR_EVENT_FILL;
 
+    } else if (strcmp(kind, "preheat") == 0) {
+        ev->kind = HR_EVENT_PREHEAT;
+
     } else {
         snprintf(err, errlen, "kind: unknown kind \"%.40s\"", kind);
         goto done;
@@ -302,7 +305,9 @@ hr_event_decode(const char *line, size_t len, hr_event_t *ev, char *err,
         ev->auth_token = auth != NULL && strcmp(auth, "token") == 0;
     }
 
-    if (ev->kind == HR_EVENT_PUSH || ev->kind == HR_EVENT_DELETE) {
+    if (ev->kind == HR_EVENT_PUSH || ev->kind == HR_EVENT_DELETE
+        || ev->kind == HR_EVENT_PREHEAT)
+    {
         if (hr_event_str(js, "digest", 1, &digest, err, errlen) == -1
             || hr_event_str(js, "tag", 0, &tag, err, errlen) == -1)
         {
@@ -401,6 +406,7 @@ hr_event_key(const hr_event_t *ev, char *out, size_t outlen)
 
     kind = ev->kind == HR_EVENT_PUSH ? "push"
            : ev->kind == HR_EVENT_DELETE ? "delete"
+           : ev->kind == HR_EVENT_PREHEAT ? "preheat"
            : ev->kind == HR_EVENT_FILL
              ? (ev->object == HR_OBJECT_BLOB ? "fill-blob" : "fill-manifest")
            : ev->object == HR_OBJECT_BLOB ? "miss-blob" : "miss-manifest";
@@ -417,6 +423,7 @@ hr_event_describe(const hr_event_t *ev, char *out, size_t outlen)
 
     kind = ev->kind == HR_EVENT_PUSH ? "push"
            : ev->kind == HR_EVENT_DELETE ? "delete"
+           : ev->kind == HR_EVENT_PREHEAT ? "preheat"
            : ev->kind == HR_EVENT_FILL
              ? (ev->object == HR_OBJECT_BLOB ? "fill blob" : "fill manifest")
            : ev->object == HR_OBJECT_BLOB ? "miss blob" : "miss manifest";

@@ -6,6 +6,8 @@
  *
  *   {"kind":"push"|"delete","repository":R,"digest":D[,"tag":T],
  *    "occurred_at":N,"source":"webhook"}
+ *   {"kind":"preheat","repository":R,"digest":D[,"tag":T],
+ *    "occurred_at":N,"source":"preheat"}     (Harbor's P2P preheat)
  *   {"kind":"miss","object":"manifest"|"blob","repository":R,
  *    "reference":REF,"occurred_at":N,"source":"edge"}
  *
@@ -63,7 +65,8 @@ typedef enum {
     HR_EVENT_PUSH = 1,
     HR_EVENT_DELETE,
     HR_EVENT_MISS,
-    HR_EVENT_FILL               /* on <queue>:fill, docs/store.md */
+    HR_EVENT_FILL,              /* on <queue>:fill, docs/store.md */
+    HR_EVENT_PREHEAT            /* a pinned copy of one artifact, no policy */
 } hr_event_kind_e;
 
 typedef enum {

@@ -4,11 +4,12 @@
 /* fuzz-cflags: -Ingx_harbor_module */
 
 /*
- * libFuzzer target for the webhook payload validator.  Beyond "no crash,
- * no out-of-bounds read" (ASan), it checks the promise the module relies
- * on: whatever is accepted as a push or delete carries a valid repository
- * name, digests and tags, each NUL-terminated and free of the bytes that
- * would need escaping in the JSON line queued for the replicator.
+ * libFuzzer target for the webhook and preheat payload validators.  Beyond
+ * "no crash, no out-of-bounds read" (ASan), it checks the promise the
+ * module relies on: whatever is accepted as a push, delete or preheat
+ * carries a valid repository name, digests and tags, each NUL-terminated
+ * and free of the bytes that would need escaping in the JSON line queued
+ * for the replicator.
  *
  *   tests/fuzz/run.sh 60 fuzz_webhook      (or by hand:)
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined \
@@ -18,8 +19,10 @@
  *       lib/he_oci_grammar.c -Ilib -Ingx_harbor_module
  *   ./a.out tests/fuzz/corpus/fuzz_webhook
  *
- * The first input byte chooses the format hint (odd: the request said
- * application/cloudevents+json); the rest is the body.
+ * The first input byte chooses the parser and the format hint: bit 1 set,
+ * a preheat notification (ngx_http_harbor_preheat_parse); else a webhook,
+ * bit 0 set meaning the request said application/cloudevents+json.  The
+ * rest is the body.
  */
 
 #include <stdlib.h>
@@ -62,7 +65,10 @@ LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
         return 0;
     }
 
-    if (ngx_http_harbor_webhook_parse(data + 1, size - 1, data[0] & 1, ev)
+    if (((data[0] & 2)
+         ? ngx_http_harbor_preheat_parse(data + 1, size - 1, ev)
+         : ngx_http_harbor_webhook_parse(data + 1, size - 1, data[0] & 1,
+                                         ev))
         != 0)
     {
         if (ev->err[0] == '\0') {
@@ -75,6 +81,10 @@ LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
     }
 
     if (ev->kind == NGX_HTTP_HARBOR_WEBHOOK_IGNORED) {
+        if (data[0] & 2) {
+            abort();        /* a preheat is queued or refused, never ignored */
+        }
+
         free(ev);
         return 0;
     }

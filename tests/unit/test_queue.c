@@ -46,6 +46,36 @@ decode(const char *line, hr_event_t *ev, char *err, size_t errlen)
 }
 
 
+/* a preheat (harbor_preheat): a push's fields, its own kind and key */
+static void
+test_decode_preheat(void **state)
+{
+    char        err[256], k1[512], k2[512];
+    hr_event_t  ev, push;
+
+    assert_int_equal(decode("{\"kind\":\"preheat\",\"repository\":"
+                            "\"prod/api\",\"digest\":\"" D1 "\",\"tag\":"
+                            "\"v1\",\"occurred_at\":1717000000,\"source\":"
+                            "\"preheat\"}", &ev, err, sizeof(err)), 0);
+    assert_int_equal(ev.kind, HR_EVENT_PREHEAT);
+    assert_string_equal(ev.repository, "prod/api");
+    assert_string_equal(ev.digest, D1);
+    assert_string_equal(ev.tag, "v1");
+    assert_string_equal(ev.source, "preheat");
+
+    /* never coalesced with a webhook's push of the same tag */
+    assert_int_equal(decode(PUSH_V1, &push, err, sizeof(err)), 0);
+    hr_event_key(&ev, k1, sizeof(k1));
+    hr_event_key(&push, k2, sizeof(k2));
+    assert_string_not_equal(k1, k2);
+
+    /* a digest is required, as for a push */
+    assert_int_equal(decode("{\"kind\":\"preheat\",\"repository\":"
+                            "\"prod/api\",\"tag\":\"v1\"}", &ev, err,
+                            sizeof(err)), -1);
+}
+
+
 static void
 test_decode_webhook(void **state)
 {
@@ -479,6 +509,7 @@ main(void)
 {
     const struct CMUnitTest  tests[] = {
         cmocka_unit_test(test_decode_webhook),
+        cmocka_unit_test(test_decode_preheat),
         cmocka_unit_test(test_decode_miss),
         cmocka_unit_test(test_bad_lines),
         cmocka_unit_test(test_keys),
