@@ -9,13 +9,13 @@
 #   tests/integration/run.sh                 every t_*.sh
 #   tests/integration/run.sh t_interop       only the named ones
 #
-# HE_TEST_TIMEOUT (seconds, default 240) bounds each test, so a hung server
+# HE_TEST_TIMEOUT (seconds, default 480) bounds each test, so a hung server
 # cannot hang `make test`.
 
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
-timeout_s=${HE_TEST_TIMEOUT:-240}
+timeout_s=${HE_TEST_TIMEOUT:-480}
 passed=0
 failed=0
 skipped=0
