@@ -14,8 +14,8 @@ MODULE_SO   := $(BUILD)/ngx_http_harbor_module.so
 REPLICATOR  := $(BUILD)/harbor-replicator
 
 CC          ?= cc
-CFLAGS      ?= -O2 -g
-NGX_CC_OPT  ?= -g -O2
+CFLAGS      ?= -O2 -g -D_FORTIFY_SOURCE=2
+NGX_CC_OPT  ?= -g -O2 -D_FORTIFY_SOURCE=2 -Wformat -Werror=format-security
 HR_CFLAGS   := -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Werror \
                -D_GNU_SOURCE -Ireplicator -Ilib \
                $(shell pkg-config --cflags libcurl jansson openssl hiredis)

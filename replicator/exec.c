@@ -332,7 +332,10 @@ hr_exec_reserve(hr_ctx_t *ctx)
         && posix_fallocate(fd, 0, HR_EXEC_RESERVE) != 0)
     {
         /* no room now: the next execution tries again */
-        (void) ftruncate(fd, 0);
+        if (ftruncate(fd, 0) == -1) {
+            hr_log(&ctx->log, HR_LOG_WARN, "ftruncate(%s) failed: %s", path,
+                   strerror(errno));
+        }
     }
 
     close(fd);
