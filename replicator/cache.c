@@ -436,26 +436,7 @@ hr_cache_save(hr_cpass_t *cp)
 json_t *
 hr_cache_figures(const char *state)
 {
-    char    path[4200], err[256], *text;
-    size_t  len;
-    json_t  *js;
-
-    snprintf(path, sizeof(path), "%s/%s", state, HR_CACHE_FIGURES);
-
-    text = hr_store_read_file(path, 65536, &len, err, sizeof(err));
-    if (text == NULL) {
-        return NULL;
-    }
-
-    js = json_loadb(text, len, 0, NULL);
-    free(text);
-
-    if (!json_is_object(js)) {
-        json_decref(js);
-        return NULL;
-    }
-
-    return js;
+    return hr_store_read_object(state, HR_CACHE_FIGURES, 65536);
 }
 
 

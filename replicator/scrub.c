@@ -405,26 +405,7 @@ hr_scrub_repair(hr_ctx_t *ctx, hr_config_t *cf, const char *digest,
 json_t *
 hr_scrub_figures(const char *state)
 {
-    char     path[PATH_MAX], err[256], *text;
-    size_t   len;
-    json_t  *js;
-
-    snprintf(path, sizeof(path), "%s/%s", state, HR_SCRUB_FIGURES);
-
-    text = hr_store_read_file(path, 1024 * 1024, &len, err, sizeof(err));
-    if (text == NULL) {
-        return NULL;
-    }
-
-    js = json_loadb(text, len, 0, NULL);
-    free(text);
-
-    if (!json_is_object(js)) {
-        json_decref(js);
-        return NULL;
-    }
-
-    return js;
+    return hr_store_read_object(state, HR_SCRUB_FIGURES, 1024 * 1024);
 }
 
 

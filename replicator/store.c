@@ -705,6 +705,32 @@ hr_store_read_file(const char *path, size_t max, size_t *len, char *err,
 }
 
 
+json_t *
+hr_store_read_object(const char *state, const char *name, size_t max)
+{
+    char     path[PATH_MAX], err[256], *text;
+    size_t   len;
+    json_t  *js;
+
+    snprintf(path, sizeof(path), "%s/%s", state, name);
+
+    text = hr_store_read_file(path, max, &len, err, sizeof(err));
+    if (text == NULL) {
+        return NULL;
+    }
+
+    js = json_loadb(text, len, 0, NULL);
+    free(text);
+
+    if (!json_is_object(js)) {
+        json_decref(js);
+        return NULL;
+    }
+
+    return js;
+}
+
+
 static int
 hr_store_path(hr_store_t *st, char *out, size_t outlen, const char *repo,
     hr_link_e kind, const char *tag, const char *digest)

@@ -211,6 +211,8 @@ int hr_store_mkdirs(hr_store_t *st, const char *dir, char *err,
 /* Reads a whole small file (at most max bytes); malloc'ed, NUL-ended. */
 char *hr_store_read_file(const char *path, size_t max, size_t *len,
     char *err, size_t errlen);
+/* STATE/name, a JSON object of at most max bytes; NULL: none or not one. */
+json_t *hr_store_read_object(const char *state, const char *name, size_t max);
 
 /* sha256 of a buffer as "sha256:<hex>". */
 void hr_sha256_digest(const void *p, size_t n, char *out);
