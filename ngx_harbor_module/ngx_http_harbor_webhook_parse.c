@@ -46,6 +46,8 @@ static int hw_check(ngx_http_harbor_webhook_event_t *ev,
 static int64_t hw_time(const char *s, size_t len);
 static int hw_is(const char *s, size_t len, const char *lit);
 static int hw_error(ngx_http_harbor_webhook_event_t *ev, const char *what);
+static int hw_open_object(ngx_http_harbor_webhook_event_t *ev,
+    ngx_http_harbor_json_t *j);
 static int hw_syntax(ngx_http_harbor_webhook_event_t *ev,
     ngx_http_harbor_json_t *j);
 
@@ -70,24 +72,8 @@ ngx_http_harbor_webhook_parse(const unsigned char *body, size_t len,
     saw_type = 0;
     occur_at = -1;
 
-    switch (ngx_http_harbor_json_peek(&j)) {
-
-    case -1:
-        return hw_error(ev, "empty body");
-
-    case '{':
-        break;
-
-    default:
-        if (ngx_http_harbor_json_skip(&j) != 0) {
-            return hw_syntax(ev, &j);
-        }
-
-        return hw_error(ev, "payload must be a JSON object");
-    }
-
-    if (ngx_http_harbor_json_open(&j, '{') != 0) {
-        return hw_syntax(ev, &j);
+    if (hw_open_object(ev, &j) != 0) {
+        return -1;
     }
 
     first = 1;
@@ -605,6 +591,35 @@ hw_is(const char *s, size_t len, const char *lit)
 }
 
 
+/* the body must be one JSON object: opened, or ev->err says why not */
+
+static int
+hw_open_object(ngx_http_harbor_webhook_event_t *ev, ngx_http_harbor_json_t *j)
+{
+    switch (ngx_http_harbor_json_peek(j)) {
+
+    case -1:
+        return hw_error(ev, "empty body");
+
+    case '{':
+        break;
+
+    default:
+        if (ngx_http_harbor_json_skip(j) != 0) {
+            return hw_syntax(ev, j);
+        }
+
+        return hw_error(ev, "payload must be a JSON object");
+    }
+
+    if (ngx_http_harbor_json_open(j, '{') != 0) {
+        return hw_syntax(ev, j);
+    }
+
+    return 0;
+}
+
+
 static int
 hw_syntax(ngx_http_harbor_webhook_event_t *ev, ngx_http_harbor_json_t *j)
 {
@@ -777,24 +792,8 @@ ngx_http_harbor_preheat_parse(const unsigned char *body, size_t len,
 
     ngx_http_harbor_json_init(&j, body, len, HW_DEPTH_MAX, 1);
 
-    switch (ngx_http_harbor_json_peek(&j)) {
-
-    case -1:
-        return hw_error(ev, "empty body");
-
-    case '{':
-        break;
-
-    default:
-        if (ngx_http_harbor_json_skip(&j) != 0) {
-            return hw_syntax(ev, &j);
-        }
-
-        return hw_error(ev, "payload must be a JSON object");
-    }
-
-    if (ngx_http_harbor_json_open(&j, '{') != 0) {
-        return hw_syntax(ev, &j);
+    if (hw_open_object(ev, &j) != 0) {
+        return -1;
     }
 
     first = 1;
