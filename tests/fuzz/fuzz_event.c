@@ -1,6 +1,6 @@
 /* fuzz-srcs: replicator/queue.c lib/he_oci_grammar.c */
-/* fuzz-srcs: replicator/store.c replicator/loop.c replicator/log.c replicator/redis_addr.c */
-/* fuzz-libs: -ljansson -lhiredis -lcrypto */
+/* fuzz-srcs: replicator/store.c replicator/loop.c replicator/log.c replicator/redis_addr.c replicator/verify.c replicator/engine.c replicator/fiber.c replicator/http.c replicator/buf.c */
+/* fuzz-libs: -ljansson -lhiredis -lcrypto -lcurl */
 
 /*
  * libFuzzer target for the event lines of the Redis queue (queue.c): the
