@@ -2223,14 +2223,17 @@ hr_plan_commit_task(hr_run_t *r, hr_task_t *t)
             continue;           /* up to date, kept, or untagged */
         }
 
-        /* the tag last: index, then current (renamed after the rest) */
+        /*
+         * the tag last (renamed after the rest): current, then index, so
+         * that a new tag's directory comes with its current link
+         */
         if (hr_store_link_b(&r->ctx->store, &r->batch, (int) (t - r->tasks),
-                            t->dst_repo, HR_LINK_TAG_INDEX, te->tag,
+                            t->dst_repo, HR_LINK_TAG_CURRENT, te->tag,
                             te->digest, err, sizeof(err))
             == -1
             || hr_store_link_b(&r->ctx->store, &r->batch,
                                (int) (t - r->tasks), t->dst_repo,
-                               HR_LINK_TAG_CURRENT, te->tag, te->digest, err,
+                               HR_LINK_TAG_INDEX, te->tag, te->digest, err,
                                sizeof(err))
                == -1)
         {

@@ -31,9 +31,11 @@
  *          blob renamed into blobs/ during the fetch is on the disk;
  *       2. rename every staged file but the tags' current links, syncfs:
  *          those names are on the disk, each naming complete data;
- *       3. rename the tags' index and current links (not those of a task
- *          whose other files failed), syncfs, and only then is the run
- *          recorded.
+ *       3. rename the tags' current and index links (not those of a task
+ *          whose other files failed; a new tag's directory is made in
+ *          _harbor_tmp with its current link and renamed into tags/
+ *          whole, so no reader ever lists a tag without current/link),
+ *          syncfs, and only then is the run recorded.
  *
  *     A crash before 1 leaves temporaries only (in _harbor_tmp, named
  *     <name>.tmp-<pid>-<n>; the next run removes those of a dead pid).
@@ -125,6 +127,8 @@ static hr_staged_t *hr_store_batch_find(hr_store_batch_t *b,
     const char *final);
 static int hr_store_batch_barrier(hr_store_batch_t *b);
 static int hr_store_batch_dir(hr_store_batch_t *b, hr_staged_t *f);
+static int hr_store_batch_place(hr_store_batch_t *b, hr_staged_t *f);
+static int hr_store_rm_tagdir(const char *path);
 static void hr_store_batch_fail(hr_store_batch_t *b, hr_staged_t *f,
     const char *what);
 
@@ -450,6 +454,21 @@ hr_store_tmp_name(hr_store_t *st, const char *path, char *tmp, size_t len,
 }
 
 
+/* <tmp>.d/current/link, <tmp>.d/current, <tmp>.d: 0 when all are gone */
+static int
+hr_store_rm_tagdir(const char *path)
+{
+    char  p[PATH_MAX + 400];
+
+    snprintf(p, sizeof(p), "%s/current/link", path);
+    (void) unlink(p);
+    snprintf(p, sizeof(p), "%s/current", path);
+    (void) rmdir(p);
+
+    return rmdir(path);
+}
+
+
 /*
  * Temporaries of processes that are gone (a kill -9, a crash): nobody will
  * rename them.  A live process's are left alone, whoever it is.
@@ -500,6 +519,12 @@ hr_store_clean_tmp(hr_store_t *st, long min_interval)
         snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
 
         if (unlink(path) == 0) {
+            n++;
+            continue;
+        }
+
+        /* a new tag's directory (hr_store_batch_place): <tmp>.d/current */
+        if (errno == EISDIR && hr_store_rm_tagdir(path) == 0) {
             n++;
         }
     }
@@ -1922,6 +1947,114 @@ hr_store_batch_dir(hr_store_batch_t *b, hr_staged_t *f)
 }
 
 
+/*
+ * Renames f into place.  A new tag's current link comes with its
+ * directory: distribution lists every directory under tags/ as a tag, so a
+ * tag directory must never be seen without current/link, whenever a crash
+ * comes.  It is made in _harbor_tmp (as <tmp>.d/current/link, which
+ * hr_store_clean_tmp() removes if it is left) and renamed into tags/ whole.
+ * 0, or -1 with errno.
+ */
+static int
+hr_store_batch_place(hr_store_batch_t *b, hr_staged_t *f)
+{
+    int           e;
+    char          tagdir[PATH_MAX], nd[PATH_MAX], cur[PATH_MAX + 16];
+    char          link[PATH_MAX + 32], err[PATH_MAX + 64], *slash, *tmp;
+    size_t        n, sl;
+    struct stat   sb;
+    const char   *suffix = "/current/link";
+
+    n = strlen(f->final);
+    sl = strlen(suffix);
+
+    tagdir[0] = '\0';
+
+    if (f->tag && n > sl && n - sl < sizeof(tagdir)
+        && strcmp(f->final + n - sl, suffix) == 0)
+    {
+        memcpy(tagdir, f->final, n - sl);
+        tagdir[n - sl] = '\0';
+
+        if (lstat(tagdir, &sb) == 0 || errno != ENOENT) {
+            tagdir[0] = '\0';
+        }
+    }
+
+    if (tagdir[0] == '\0') {
+        /* a file, or a tag that exists: only the name changes */
+        if (hr_store_batch_dir(b, f) == -1) {
+            return -1;
+        }
+
+        return rename(f->tmp, f->final);
+    }
+
+    /* tags/ itself may be new: an empty tags/ lists no tag */
+    slash = strrchr(tagdir, '/');
+    *slash = '\0';
+
+    if (hr_store_mkdirs_s(b->st, tagdir, 0, err, sizeof(err)) == -1) {
+        return -1;
+    }
+
+    *slash = '/';
+
+    if ((size_t) snprintf(nd, sizeof(nd), "%s.d", f->tmp) >= sizeof(nd)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+
+    snprintf(cur, sizeof(cur), "%s/current", nd);
+    snprintf(link, sizeof(link), "%s/link", cur);
+
+    if (hr_store_mkdirs_s(b->st, cur, 0, err, sizeof(err)) == -1) {
+        return -1;
+    }
+
+    if (rename(f->tmp, link) == -1) {
+        e = errno;
+        (void) rmdir(cur);
+        (void) rmdir(nd);
+        errno = e;
+        return -1;
+    }
+
+    tmp = strdup(link);
+    if (tmp == NULL) {
+        (void) rename(link, f->tmp);
+        (void) rmdir(cur);
+        (void) rmdir(nd);
+        errno = ENOMEM;
+        return -1;
+    }
+
+    free(f->tmp);
+    f->tmp = tmp;
+
+    if (rename(nd, tagdir) == 0) {
+        return 0;
+    }
+
+    if (errno != EEXIST && errno != ENOTEMPTY) {
+        e = errno;
+        (void) rmdir(cur);      /* the link goes with hr_store_batch_fail */
+        errno = e;
+        return -1;
+    }
+
+    /* another writer made the tag meanwhile: the link alone goes in */
+    if (hr_store_batch_dir(b, f) == -1 || rename(f->tmp, f->final) == -1) {
+        return -1;
+    }
+
+    (void) rmdir(cur);
+    (void) rmdir(nd);
+
+    return 0;
+}
+
+
 int
 hr_store_batch_publish(hr_store_batch_t *b, char *err, size_t errlen)
 {
@@ -1953,9 +2086,7 @@ hr_store_batch_publish(hr_store_batch_t *b, char *err, size_t errlen)
                 continue;
             }
 
-            if (hr_store_batch_dir(b, f) == -1
-                || rename(f->tmp, f->final) == -1)
-            {
+            if (hr_store_batch_place(b, f) == -1) {
                 hr_store_batch_fail(b, f, strerror(errno));
                 continue;
             }
