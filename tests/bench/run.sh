@@ -19,7 +19,7 @@
 # rounds.  GETs are timed with wrk, HEADs with ab -i (Debian's wrk 4.1
 # waits for a body after a HEAD).  Prints the table, the ratios (edge ÷
 # static, edge ÷ proxy_cache, edge ÷ docker-registry) and the targets of
-# issue 15, and exits 0: a loaded CI box is no place to fail a build on
+# tests/bench/README.md, and exits 0: a loaded CI box is no place to fail a build on
 # throughput.
 #
 # BENCH_SECS (default 2) per run, BENCH_CONNS (default 8),
@@ -404,7 +404,7 @@ target() {
     }'
 }
 
-echo "targets (issue 15)"
+echo "targets (tests/bench/README.md)"
 target "manifest GET by tag, edge / static, ofc" \
     "$(val mtagget edge 1 4)" "$(val mtagget static 1 4)" 0.95
 target "manifest HEAD by tag, edge / static, ofc" \

@@ -2,7 +2,7 @@
 #
 # t_store_faults.sh: an operator's faults in the store (wrong permissions, a
 # wrong or missing root) are reported as faults, never as "missing" or as a
-# shorter list (issue 11.6).  nginx runs as root with workers as "nobody"
+# shorter list.  nginx runs as root with workers as "nobody"
 # (nginx's default), and files are chmod'ed under it:
 #
 #   - an unreadable blob: 500 UNKNOWN, not 404 BLOB_UNKNOWN; an unreadable
