@@ -50,7 +50,11 @@ ngx_http_harbor_blob_handler(ngx_http_request_t *r,
 
     r->connection->log->action = "opening blob";
 
-    rc = ngx_http_harbor_open_content(r, ctx, 0);
+    /* a HEAD sends no byte of the file: the memo's key will do */
+
+    rc = ngx_http_harbor_open_content(r, ctx,
+                                      (r->method == NGX_HTTP_HEAD)
+                                      ? NGX_HTTP_HARBOR_KEY_MEMO : 0);
 
     if (rc == NGX_ERROR) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -80,10 +84,16 @@ ngx_http_harbor_blob_handler(ngx_http_request_t *r,
 
     case NGX_HTTP_HARBOR_VERIFY_ONCE:
 
-        rc = ngx_http_harbor_file_key(r, ctx, 0);
+        rc = ngx_http_harbor_file_key(r, ctx,
+                                      (r->method == NGX_HTTP_HEAD)
+                                      ? NGX_HTTP_HARBOR_KEY_MEMO : 0);
 
         if (rc == NGX_ERROR) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        if (rc == NGX_DECLINED) {
+            return ngx_http_harbor_miss(r, NGX_HTTP_HARBOR_BLOB_UNKNOWN, NULL);
         }
 
         switch (ngx_http_harbor_shm_lookup(r, &ctx->vkey, NULL)) {
@@ -110,6 +120,18 @@ ngx_http_harbor_blob_handler(ngx_http_request_t *r,
     default: /* NGX_HTTP_HARBOR_VERIFY_ALWAYS */
         coalesce = 0;
         break;
+    }
+
+    /* a HEAD found in the memo is hashed all the same: open it */
+
+    rc = ngx_http_harbor_open_data(r, ctx);
+
+    if (rc == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (rc == NGX_DECLINED) {
+        return ngx_http_harbor_miss(r, NGX_HTTP_HARBOR_BLOB_UNKNOWN, NULL);
     }
 
     r->connection->log->action = "verifying blob";

@@ -30,6 +30,8 @@
 #include "ngx_http_harbor_module.h"
 
 
+static ngx_int_t ngx_http_harbor_manifest_known(ngx_http_request_t *r,
+    ngx_http_harbor_ctx_t *ctx, ngx_str_t *type, u_char **body);
 static ngx_int_t ngx_http_harbor_manifest_read(ngx_http_request_t *r,
     ngx_http_harbor_ctx_t *ctx, u_char **body, ngx_str_t *type);
 static void ngx_http_harbor_manifest_kept(ngx_http_harbor_ctx_t *ctx,
@@ -53,7 +55,7 @@ ngx_http_harbor_manifest_handler(ngx_http_request_t *r,
     u_char                      *body;
     time_t                       mtime;
     ngx_int_t                    rc;
-    ngx_str_t                    path, type, kept, parts[6];
+    ngx_str_t                    path, type, parts[6];
     ngx_http_harbor_loc_conf_t  *hlcf;
 
     hlcf = ngx_http_get_module_loc_conf(r, ngx_http_harbor_module);
@@ -98,7 +100,8 @@ ngx_http_harbor_manifest_handler(ngx_http_request_t *r,
         }
     }
 
-    rc = ngx_http_harbor_open_content(r, ctx, 1);
+    rc = ngx_http_harbor_open_content(r, ctx, NGX_HTTP_HARBOR_VKEY_MANIFEST
+                                              |NGX_HTTP_HARBOR_KEY_MEMO);
 
     if (rc == NGX_ERROR) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -117,27 +120,16 @@ ngx_http_harbor_manifest_handler(ngx_http_request_t *r,
 
     /* a manifest verified before: its media type was remembered */
 
-    if (ngx_http_harbor_file_key(r, ctx, NGX_HTTP_HARBOR_VKEY_MANIFEST)
-        != NGX_OK)
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
+    body = NULL;
 
-    rc = ngx_http_harbor_shm_lookup(r, &ctx->vkey, &kept);
+    rc = ngx_http_harbor_manifest_known(r, ctx, &type, &body);
 
     if (rc == NGX_ERROR) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     if (rc == NGX_ABORT) {
-        /* only blobs are remembered as bad; a manifest is hashed again */
-        rc = NGX_DECLINED;
-    }
-
-    body = NULL;
-
-    if (rc == NGX_OK) {
-        ngx_http_harbor_manifest_kept(ctx, &kept, &type, &body);
+        return ngx_http_harbor_miss(r, NGX_HTTP_HARBOR_MANIFEST_UNKNOWN, NULL);
     }
 
     if (rc == NGX_DECLINED || (body == NULL && r->method != NGX_HTTP_HEAD)) {
@@ -206,6 +198,59 @@ ngx_http_harbor_manifest_handler(ngx_http_request_t *r,
 
     return ngx_http_harbor_send_memory(r, NGX_HTTP_OK, &type, body,
                                        ctx->of.size);
+}
+
+
+/*
+ * NGX_OK if the manifest of ctx->path was verified before: *type is its
+ * media type and *body the manifest when the zone kept it whole; else
+ * NGX_DECLINED, with ctx->vkey the file's key to remember it under;
+ * NGX_ABORT if the file is gone.  The worker's memo of the key will do
+ * while nothing is to be read from the file (a HEAD, a manifest kept
+ * whole); bytes that are read are read from a file open now, on a key
+ * just taken.
+ */
+
+static ngx_int_t
+ngx_http_harbor_manifest_known(ngx_http_request_t *r,
+    ngx_http_harbor_ctx_t *ctx, ngx_str_t *type, u_char **body)
+{
+    ngx_int_t   rc;
+    ngx_str_t   kept;
+    ngx_uint_t  flags;
+
+    flags = NGX_HTTP_HARBOR_VKEY_MANIFEST|NGX_HTTP_HARBOR_KEY_MEMO;
+
+    for ( ;; ) {
+
+        rc = ngx_http_harbor_file_key(r, ctx, flags);
+
+        if (rc != NGX_OK) {
+            return (rc == NGX_DECLINED) ? NGX_ABORT : NGX_ERROR;
+        }
+
+        rc = ngx_http_harbor_shm_lookup(r, &ctx->vkey, &kept);
+
+        if (rc == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+
+        if (rc == NGX_OK) {
+            ngx_http_harbor_manifest_kept(ctx, &kept, type, body);
+
+            if (*body != NULL || r->method == NGX_HTTP_HEAD) {
+                return NGX_OK;
+            }
+        }
+
+        /* NGX_ABORT: only blobs are remembered as bad; hashed again */
+
+        if (!ctx->memo_key) {
+            return (rc == NGX_OK) ? NGX_OK : NGX_DECLINED;
+        }
+
+        flags &= ~NGX_HTTP_HARBOR_KEY_MEMO;
+    }
 }
 
 

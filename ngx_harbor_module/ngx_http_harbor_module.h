@@ -59,6 +59,12 @@
  */
 #define NGX_HTTP_HARBOR_FRESH            4
 
+/*
+ * what the worker's memo (ngx_http_harbor_memo.c) keeps of a file: a link
+ * file's bytes, or a data file's key
+ */
+#define NGX_HTTP_HARBOR_MEMO_MAX         NGX_HTTP_HARBOR_LINK_MAX
+
 /* digest algorithms the module can verify */
 #define NGX_HTTP_HARBOR_SHA256           1
 #define NGX_HTTP_HARBOR_SHA512           2
@@ -67,6 +73,12 @@
 
 /* in a vkey's type: the entry of a verified manifest, with its media type */
 #define NGX_HTTP_HARBOR_VKEY_MANIFEST    0x100
+
+/*
+ * to ngx_http_harbor_file_key(): no byte of the file will be sent on this
+ * key, so the worker's memo of it will do (not part of the key)
+ */
+#define NGX_HTTP_HARBOR_KEY_MEMO         0x200
 
 /*
  * a verified manifest of at most this many bytes is kept in the zone with
@@ -226,6 +238,12 @@ typedef struct {
     ngx_rbtree_t                hashing;
     ngx_rbtree_node_t           hashing_sentinel;
     ngx_uint_t                  nhashing;
+
+    /* each worker's memo of link files and keys (ngx_http_harbor_memo.c) */
+    ngx_rbtree_t                memo;
+    ngx_rbtree_node_t           memo_sentinel;
+    ngx_queue_t                 memo_queue;
+    ngx_uint_t                  nmemo;
 } ngx_http_harbor_main_conf_t;
 
 
@@ -301,6 +319,7 @@ struct ngx_http_harbor_ctx_s {
 
     ngx_str_t                   path;       /* the data file */
     ngx_open_file_info_t        of;
+    ngx_file_info_t             fi;         /* its stat, if fi_set */
 
     /* the result of a thread-pool hash */
     u_char                      hash[NGX_HTTP_HARBOR_HASH_MAX];
@@ -347,6 +366,12 @@ struct ngx_http_harbor_ctx_s {
 
     /* this request ran the hash: it counts and logs the result */
     unsigned                    hashed:1;
+
+    /* ctx->fi was taken as the data file was opened */
+    unsigned                    fi_set:1;
+
+    /* ctx->vkey came from the worker's memo, not from a stat just now */
+    unsigned                    memo_key:1;
 };
 
 
@@ -426,11 +451,19 @@ ngx_int_t ngx_http_harbor_read_link(ngx_http_request_t *r, ngx_str_t *path,
 ngx_int_t ngx_http_harbor_linked(ngx_http_request_t *r, ngx_str_t *repo,
     ngx_http_harbor_digest_t *d, ngx_uint_t manifest);
 ngx_int_t ngx_http_harbor_open_content(ngx_http_request_t *r,
-    ngx_http_harbor_ctx_t *ctx, ngx_uint_t manifest);
+    ngx_http_harbor_ctx_t *ctx, ngx_uint_t flags);
+ngx_int_t ngx_http_harbor_open_data(ngx_http_request_t *r,
+    ngx_http_harbor_ctx_t *ctx);
 ngx_int_t ngx_http_harbor_read_file(ngx_http_request_t *r, ngx_str_t *path,
     ngx_open_file_info_t *of, u_char *buf);
 ngx_int_t ngx_http_harbor_file_key(ngx_http_request_t *r,
     ngx_http_harbor_ctx_t *ctx, ngx_uint_t flags);
+
+/* ngx_http_harbor_memo.c */
+ngx_int_t ngx_http_harbor_memo_get(ngx_http_request_t *r, ngx_str_t *path,
+    ngx_uint_t flags, u_char *value, size_t *len, time_t *mtime);
+void ngx_http_harbor_memo_put(ngx_http_request_t *r, ngx_str_t *path,
+    ngx_uint_t flags, u_char *value, size_t len, time_t mtime);
 
 /* ngx_http_harbor_manifest.c */
 ngx_int_t ngx_http_harbor_manifest_handler(ngx_http_request_t *r,
@@ -464,6 +497,7 @@ ngx_int_t ngx_http_harbor_shm_lookup(ngx_http_request_t *r,
 void ngx_http_harbor_shm_insert(ngx_http_request_t *r,
     ngx_http_harbor_vkey_t *key, ngx_str_t *value, ngx_uint_t bad);
 ngx_http_harbor_shm_t *ngx_http_harbor_shm_get(ngx_http_request_t *r);
+uint32_t ngx_http_harbor_vkey_hash(ngx_http_harbor_vkey_t *key);
 void ngx_http_harbor_vkey_rbtree_insert(ngx_rbtree_node_t *temp,
     ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
 ngx_http_harbor_vnode_t *ngx_http_harbor_vkey_find(ngx_rbtree_t *rbtree,

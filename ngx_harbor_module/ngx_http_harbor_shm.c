@@ -168,6 +168,18 @@ ngx_http_harbor_shm_get(ngx_http_request_t *r)
 }
 
 
+/*
+ * the rbtree key of a vkey: murmur2 takes four bytes a step, where
+ * ngx_crc32_short() takes half a byte, and a request hashes a key or two
+ */
+
+uint32_t
+ngx_http_harbor_vkey_hash(ngx_http_harbor_vkey_t *key)
+{
+    return ngx_murmur_hash2((u_char *) key, sizeof(ngx_http_harbor_vkey_t));
+}
+
+
 /* the node of key in an rbtree of vnodes; the zone's is used locked */
 
 ngx_http_harbor_vnode_t *
@@ -235,7 +247,7 @@ ngx_http_harbor_shm_lookup(ngx_http_request_t *r, ngx_http_harbor_vkey_t *key,
         return NGX_DECLINED;
     }
 
-    hash = ngx_crc32_short((u_char *) key, sizeof(ngx_http_harbor_vkey_t));
+    hash = ngx_http_harbor_vkey_hash(key);
     len = 0;
 
     ngx_shmtx_lock(&shm->shpool->mutex);
@@ -305,7 +317,7 @@ ngx_http_harbor_shm_insert(ngx_http_request_t *r, ngx_http_harbor_vkey_t *key,
         return;
     }
 
-    hash = ngx_crc32_short((u_char *) key, sizeof(ngx_http_harbor_vkey_t));
+    hash = ngx_http_harbor_vkey_hash(key);
 
     ngx_shmtx_lock(&shm->shpool->mutex);
 

@@ -72,8 +72,12 @@
 static ngx_fd_t ngx_http_harbor_openat2(ngx_http_request_t *r,
     ngx_str_t *path, int flags);
 static ngx_int_t ngx_http_harbor_open_beneath(ngx_http_request_t *r,
-    ngx_str_t *path, ngx_open_file_info_t *of);
+    ngx_str_t *path, ngx_open_file_info_t *of, ngx_http_harbor_ctx_t *ctx);
 #endif
+static ngx_inline ngx_uint_t ngx_http_harbor_nibble(u_char c);
+static ngx_int_t ngx_http_harbor_open_file(ngx_http_request_t *r,
+    ngx_str_t *path, ngx_open_file_info_t *of, ngx_uint_t flags,
+    ngx_http_harbor_ctx_t *ctx);
 static void ngx_http_harbor_open_info(ngx_http_core_loc_conf_t *clcf,
     ngx_open_file_info_t *of, ngx_uint_t flags);
 static ngx_int_t ngx_http_harbor_open_type(ngx_http_request_t *r,
@@ -160,6 +164,16 @@ ngx_int_t
 ngx_http_harbor_open(ngx_http_request_t *r, ngx_str_t *path,
     ngx_open_file_info_t *of, ngx_uint_t flags)
 {
+    return ngx_http_harbor_open_file(r, path, of, flags, NULL);
+}
+
+
+/* as ngx_http_harbor_open(); with ctx, a stat taken on the way is kept */
+
+static ngx_int_t
+ngx_http_harbor_open_file(ngx_http_request_t *r, ngx_str_t *path,
+    ngx_open_file_info_t *of, ngx_uint_t flags, ngx_http_harbor_ctx_t *ctx)
+{
     ngx_uint_t                   test;
     ngx_http_core_loc_conf_t    *clcf;
     ngx_http_harbor_loc_conf_t  *hlcf;
@@ -187,7 +201,7 @@ ngx_http_harbor_open(ngx_http_request_t *r, ngx_str_t *path,
 
     if (clcf->open_file_cache == NULL && !ngx_http_harbor_no_openat2) {
 
-        rc = ngx_http_harbor_open_beneath(r, path, of);
+        rc = ngx_http_harbor_open_beneath(r, path, of, ctx);
 
         if (rc == NGX_OK) {
             return ngx_http_harbor_open_type(r, path, of, test);
@@ -296,13 +310,13 @@ ngx_http_harbor_openat2(ngx_http_request_t *r, ngx_str_t *path, int flags)
 /*
  * what ngx_open_cached_file() does without a cache, through openat2():
  * NGX_OK with of filled (a regular file stays open until the request ends,
- * unless only tested), NGX_ERROR with of->err (0: no memory), NGX_DECLINED
- * when openat2() is not available
+ * unless only tested) and, with ctx, the stat in ctx->fi; NGX_ERROR with
+ * of->err (0: no memory), NGX_DECLINED when openat2() is not available
  */
 
 static ngx_int_t
 ngx_http_harbor_open_beneath(ngx_http_request_t *r, ngx_str_t *path,
-    ngx_open_file_info_t *of)
+    ngx_open_file_info_t *of, ngx_http_harbor_ctx_t *ctx)
 {
     ngx_fd_t                  fd;
     ngx_file_info_t           fi;
@@ -385,6 +399,13 @@ ngx_http_harbor_open_beneath(ngx_http_request_t *r, ngx_str_t *path,
     of->is_file = ngx_is_file(&fi);
     of->is_link = ngx_is_link(&fi);
     of->is_exec = ngx_is_exec(&fi);
+
+    /* the file's key needs no second fstat() */
+
+    if (ctx) {
+        ctx->fi = fi;
+        ctx->fi_set = 1;
+    }
 
     return NGX_OK;
 }
@@ -577,7 +598,9 @@ ngx_http_harbor_open_error(ngx_http_request_t *r, ngx_str_t *path,
 
 /*
  * reads a link file into d (the digest points into the request pool);
- * NGX_DECLINED if it is absent or does not hold exactly a digest
+ * NGX_DECLINED if it is absent or does not hold exactly a digest.  With
+ * open_file_cache on, what it said is kept in the worker's memo as long as
+ * the cache would trust its descriptor (ngx_http_harbor_memo.c).
  */
 
 ngx_int_t
@@ -585,18 +608,22 @@ ngx_http_harbor_read_link(ngx_http_request_t *r, ngx_str_t *path,
     ngx_http_harbor_digest_t *d, ngx_uint_t flags, time_t *mtime)
 {
     u_char                buf[NGX_HTTP_HARBOR_LINK_MAX], *p;
+    size_t                len;
     ssize_t               n;
+    time_t                kept;
     ngx_int_t             rc;
     ngx_file_t            file;
     ngx_open_file_info_t  of;
 
+    if (ngx_http_harbor_memo_get(r, path, flags, buf, &len, &kept) == NGX_OK) {
+        n = len;
+        of.mtime = kept;
+        goto found;
+    }
+
     rc = ngx_http_harbor_open(r, path, &of, flags);
     if (rc != NGX_OK) {
         return rc;
-    }
-
-    if (mtime != NULL) {
-        *mtime = of.mtime;
     }
 
     if (of.size == 0 || of.size > NGX_HTTP_HARBOR_LINK_MAX) {
@@ -631,6 +658,14 @@ ngx_http_harbor_read_link(ngx_http_request_t *r, ngx_str_t *path,
         return NGX_DECLINED;
     }
 
+    ngx_http_harbor_memo_put(r, path, flags, buf, n, of.mtime);
+
+found:
+
+    if (mtime != NULL) {
+        *mtime = of.mtime;
+    }
+
     p = ngx_pnalloc(r->pool, n);
     if (p == NULL) {
         return NGX_ERROR;
@@ -644,18 +679,26 @@ ngx_http_harbor_read_link(ngx_http_request_t *r, ngx_str_t *path,
 
 /*
  * The content of ctx->digest for ctx->repo, as manifests and blobs both
- * find it: the repository must link the digest (revisions first when
- * manifest is set), then its data file is opened into ctx->path and
- * ctx->of.  NGX_DECLINED is a miss: not linked, or no data.
+ * find it: the repository must link the digest (revisions first with
+ * NGX_HTTP_HARBOR_VKEY_MANIFEST), then its data file is opened into
+ * ctx->path and ctx->of.  NGX_DECLINED is a miss: not linked, or no data.
+ *
+ * With NGX_HTTP_HARBOR_KEY_MEMO (no byte of the file will be sent on the
+ * key) a data file whose key the worker's memo holds is not opened: ctx->of
+ * has its size and no descriptor, ctx->vkey the memo's key, ctx->memo_key
+ * is set, and ngx_http_harbor_open_data() opens it if it must be read after
+ * all.
  */
 
 ngx_int_t
 ngx_http_harbor_open_content(ngx_http_request_t *r,
-    ngx_http_harbor_ctx_t *ctx, ngx_uint_t manifest)
+    ngx_http_harbor_ctx_t *ctx, ngx_uint_t flags)
 {
+    size_t     n;
     ngx_int_t  rc;
 
-    rc = ngx_http_harbor_linked(r, &ctx->repo, &ctx->digest, manifest);
+    rc = ngx_http_harbor_linked(r, &ctx->repo, &ctx->digest,
+                                flags & NGX_HTTP_HARBOR_VKEY_MANIFEST);
 
     if (rc != NGX_OK) {
         return rc;
@@ -665,7 +708,51 @@ ngx_http_harbor_open_content(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    return ngx_http_harbor_open(r, &ctx->path, &ctx->of, NGX_HTTP_HARBOR_OPEN);
+    ctx->fi_set = 0;
+    ctx->memo_key = 0;
+
+    if ((flags & NGX_HTTP_HARBOR_KEY_MEMO)
+        && ngx_http_harbor_memo_get(r, &ctx->path, 0, (u_char *) &ctx->vkey,
+                                    &n, NULL)
+           == NGX_OK
+        && n == sizeof(ngx_http_harbor_vkey_t))
+    {
+        ngx_memzero(&ctx->of, sizeof(ngx_open_file_info_t));
+
+        ctx->of.fd = NGX_INVALID_FILE;
+        ctx->of.uniq = ctx->vkey.ino;
+        ctx->of.size = ctx->vkey.size;
+        ctx->of.mtime = ctx->vkey.mtime;
+        ctx->of.is_file = 1;
+
+        ctx->memo_key = 1;
+
+        return NGX_OK;
+    }
+
+    ctx->of.fd = NGX_INVALID_FILE;
+
+    return ngx_http_harbor_open_data(r, ctx);
+}
+
+
+/*
+ * opens the data file of ctx->path, unless open already: NGX_OK,
+ * NGX_DECLINED (a miss), NGX_ERROR
+ */
+
+ngx_int_t
+ngx_http_harbor_open_data(ngx_http_request_t *r, ngx_http_harbor_ctx_t *ctx)
+{
+    if (ctx->of.fd != NGX_INVALID_FILE) {
+        return NGX_OK;
+    }
+
+    ctx->fi_set = 0;
+    ctx->memo_key = 0;
+
+    return ngx_http_harbor_open_file(r, &ctx->path, &ctx->of,
+                                     NGX_HTTP_HARBOR_OPEN, ctx);
 }
 
 
@@ -775,49 +862,104 @@ ngx_http_harbor_read_file(ngx_http_request_t *r, ngx_str_t *path,
 
 
 /*
- * the (dev, inode, size, mtime, ctime, digest) key of the file open in
- * ctx->of, for the verified-file cache; flags: NGX_HTTP_HARBOR_VKEY_MANIFEST
- * for a manifest's entry
+ * the (dev, inode, size, mtime, ctime, digest) key of the data file of
+ * ctx->path, for the verified-file cache; flags: NGX_HTTP_HARBOR_VKEY_MANIFEST
+ * for a manifest's entry, NGX_HTTP_HARBOR_KEY_MEMO if the memo's key that
+ * ngx_http_harbor_open_content() found will do (only when no byte read
+ * from the file is sent on this key).  Otherwise the file is opened if it
+ * is not yet (NGX_DECLINED: it is gone), and the stat comes from the open
+ * when it took one, else from one fstat(2); with open_file_cache on, the
+ * memo keeps it.
  */
 
 ngx_int_t
 ngx_http_harbor_file_key(ngx_http_request_t *r, ngx_http_harbor_ctx_t *ctx,
     ngx_uint_t flags)
 {
-    size_t           n, i;
-    ngx_int_t        v;
-    ngx_file_info_t  fi;
+    u_char           *p;
+    size_t            n, i;
+    ngx_int_t         rc;
+    ngx_uint_t        hi, lo;
+    ngx_file_info_t  *fi, sb;
 
-    if (ngx_fd_info(ctx->of.fd, &fi) == NGX_FILE_ERROR) {
-        ngx_log_error(NGX_LOG_CRIT, r->connection->log, ngx_errno,
-                      ngx_fd_info_n " \"%s\" failed", ctx->path.data);
-        return NGX_ERROR;
+    if ((flags & NGX_HTTP_HARBOR_KEY_MEMO) && ctx->memo_key) {
+        goto digest;
+    }
+
+    rc = ngx_http_harbor_open_data(r, ctx);
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    ctx->memo_key = 0;
+
+    if (ctx->fi_set) {
+        fi = &ctx->fi;
+
+    } else {
+        fi = &sb;
+
+        if (ngx_fd_info(ctx->of.fd, fi) == NGX_FILE_ERROR) {
+            ngx_log_error(NGX_LOG_CRIT, r->connection->log, ngx_errno,
+                          ngx_fd_info_n " \"%s\" failed", ctx->path.data);
+            return NGX_ERROR;
+        }
     }
 
     /* zeroed as a whole: the key is compared with memcmp, padding too */
     ngx_memzero(&ctx->vkey, sizeof(ngx_http_harbor_vkey_t));
 
-    ctx->vkey.dev = fi.st_dev;
-    ctx->vkey.ino = fi.st_ino;
-    ctx->vkey.size = fi.st_size;
-    ctx->vkey.mtime = fi.st_mtim.tv_sec;
-    ctx->vkey.mtime_nsec = fi.st_mtim.tv_nsec;
-    ctx->vkey.ctime = fi.st_ctim.tv_sec;
-    ctx->vkey.ctime_nsec = fi.st_ctim.tv_nsec;
-    ctx->vkey.type = ctx->digest.type | flags;
+    ctx->vkey.dev = fi->st_dev;
+    ctx->vkey.ino = fi->st_ino;
+    ctx->vkey.size = fi->st_size;
+    ctx->vkey.mtime = fi->st_mtim.tv_sec;
+    ctx->vkey.mtime_nsec = fi->st_mtim.tv_nsec;
+    ctx->vkey.ctime = fi->st_ctim.tv_sec;
+    ctx->vkey.ctime_nsec = fi->st_ctim.tv_nsec;
+
+    /* the file's part of the key only: type and digest are the request's */
+    ngx_http_harbor_memo_put(r, &ctx->path, 0, (u_char *) &ctx->vkey,
+                             sizeof(ngx_http_harbor_vkey_t), 0);
+
+digest:
+
+    ctx->vkey.type = ctx->digest.type
+                     | (flags & NGX_HTTP_HARBOR_VKEY_MANIFEST);
 
     n = ngx_min(ctx->digest.hex.len / 2, NGX_HTTP_HARBOR_HASH_MAX);
 
     /* the parser let only lowercase hex through */
 
+    p = ctx->digest.hex.data;
+
     for (i = 0; i < n; i++) {
-        v = ngx_hextoi(&ctx->digest.hex.data[2 * i], 2);
-        if (v == NGX_ERROR) {
+        hi = ngx_http_harbor_nibble(p[2 * i]);
+        lo = ngx_http_harbor_nibble(p[2 * i + 1]);
+
+        if ((hi | lo) > 0xf) {
             return NGX_ERROR;
         }
 
-        ctx->vkey.hash[i] = (u_char) v;
+        ctx->vkey.hash[i] = (u_char) (hi << 4 | lo);
     }
 
     return NGX_OK;
+}
+
+
+/* a lowercase hex digit's value, or 0x10 for any other byte */
+
+static ngx_inline ngx_uint_t
+ngx_http_harbor_nibble(u_char c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+
+    return 0x10;
 }

@@ -182,8 +182,7 @@ ngx_http_harbor_verify(ngx_http_request_t *r, ngx_http_harbor_ctx_t *ctx,
     hash = 0;
 
     if (coalesce) {
-        hash = ngx_crc32_short((u_char *) &ctx->vkey,
-                               sizeof(ngx_http_harbor_vkey_t));
+        hash = ngx_http_harbor_vkey_hash(&ctx->vkey);
 
         vn = ngx_http_harbor_vkey_find(&hmcf->hashing, &ctx->vkey, hash);
 
