@@ -77,8 +77,11 @@ ngx_http_harbor_manifest_handler(ngx_http_request_t *r,
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
+        /* the link's mtime only for harbor_tag_max_age: it costs a stat */
+
         rc = ngx_http_harbor_read_link(r, &path, &ctx->digest,
-                                       NGX_HTTP_HARBOR_FRESH, &mtime);
+                                       NGX_HTTP_HARBOR_FRESH,
+                                       hlcf->tag_max_age ? &mtime : NULL);
 
         if (rc == NGX_ERROR) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;

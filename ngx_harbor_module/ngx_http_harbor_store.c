@@ -73,6 +73,8 @@ static ngx_fd_t ngx_http_harbor_openat2(ngx_http_request_t *r,
     ngx_str_t *path, int flags);
 static ngx_int_t ngx_http_harbor_open_beneath(ngx_http_request_t *r,
     ngx_str_t *path, ngx_open_file_info_t *of, ngx_http_harbor_ctx_t *ctx);
+static ngx_int_t ngx_http_harbor_read_beneath(ngx_http_request_t *r,
+    ngx_str_t *path, u_char *buf, ssize_t *n);
 #endif
 static ngx_inline ngx_uint_t ngx_http_harbor_nibble(u_char c);
 static ngx_int_t ngx_http_harbor_open_file(ngx_http_request_t *r,
@@ -596,11 +598,98 @@ ngx_http_harbor_open_error(ngx_http_request_t *r, ngx_str_t *path,
 }
 
 
+#if (NGX_HTTP_HARBOR_OPENAT2)
+
+/*
+ * A link file read without a stat, where open_file_cache is off and the
+ * kernel has openat2(): open, one pread(2), close.  A link holds a digest
+ * and nothing else, so one read of a byte more than the longest link
+ * tells its size; what is not a regular file fails the read (a directory:
+ * EISDIR, a FIFO: ESPIPE; opened O_NONBLOCK, nothing waits).  NGX_OK with
+ * *n bytes in buf (NGX_HTTP_HARBOR_LINK_MAX at most), NGX_DECLINED (absent,
+ * refused, not a link: logged), NGX_ERROR (logged), NGX_AGAIN: not here.
+ */
+
+static ngx_int_t
+ngx_http_harbor_read_beneath(ngx_http_request_t *r, ngx_str_t *path,
+    u_char *buf, ssize_t *n)
+{
+    u_char                       more[NGX_HTTP_HARBOR_LINK_MAX + 1];
+    ssize_t                      got;
+    ngx_fd_t                     fd;
+    ngx_err_t                    err;
+    ngx_http_core_loc_conf_t    *clcf;
+    ngx_http_harbor_loc_conf_t  *hlcf;
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+    hlcf = ngx_http_get_module_loc_conf(r, ngx_http_harbor_module);
+
+    if (clcf->open_file_cache != NULL || ngx_http_harbor_no_openat2) {
+        return NGX_AGAIN;
+    }
+
+    if (ngx_http_harbor_root_fd(r, hlcf->store) == NGX_INVALID_FILE) {
+        return NGX_ERROR;
+    }
+
+    fd = ngx_http_harbor_openat2(r, path, O_RDONLY|O_NONBLOCK);
+
+    if (fd == NGX_INVALID_FILE) {
+
+        if (ngx_http_harbor_no_openat2) {
+            return NGX_AGAIN;
+        }
+
+        return ngx_http_harbor_open_error(r, path, ngx_errno, "openat2()",
+                                          NGX_HTTP_HARBOR_OPEN);
+    }
+
+    got = pread(fd, more, sizeof(more), 0);
+    err = ngx_errno;
+
+    if (ngx_close_file(fd) == NGX_FILE_ERROR) {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, ngx_errno,
+                      ngx_close_file_n " \"%s\" failed", path->data);
+    }
+
+    if (got == -1) {
+
+        if (err == NGX_EISDIR || err == ESPIPE || err == NGX_EINVAL) {
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, err,
+                          "harbor: \"%s\" is not a regular file",
+                          path->data);
+            return NGX_DECLINED;
+        }
+
+        ngx_log_error(NGX_LOG_CRIT, r->connection->log, err,
+                      "pread() \"%s\" failed", path->data);
+        return NGX_ERROR;
+    }
+
+    if (got == 0 || got > NGX_HTTP_HARBOR_LINK_MAX) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "harbor: link file \"%s\" has invalid size %s%z",
+                      path->data, (got > NGX_HTTP_HARBOR_LINK_MAX) ? "> " : "",
+                      (got > NGX_HTTP_HARBOR_LINK_MAX)
+                      ? (ssize_t) NGX_HTTP_HARBOR_LINK_MAX : got);
+        return NGX_DECLINED;
+    }
+
+    ngx_memcpy(buf, more, got);
+    *n = got;
+
+    return NGX_OK;
+}
+
+#endif
+
+
 /*
  * reads a link file into d (the digest points into the request pool);
  * NGX_DECLINED if it is absent or does not hold exactly a digest.  With
  * open_file_cache on, what it said is kept in the worker's memo as long as
- * the cache would trust its descriptor (ngx_http_harbor_memo.c).
+ * the cache would trust its descriptor (ngx_http_harbor_memo.c); without
+ * it, and when the caller needs no mtime, it is read without a stat.
  */
 
 ngx_int_t
@@ -615,11 +704,32 @@ ngx_http_harbor_read_link(ngx_http_request_t *r, ngx_str_t *path,
     ngx_file_t            file;
     ngx_open_file_info_t  of;
 
+    n = 0;
+
     if (ngx_http_harbor_memo_get(r, path, flags, buf, &len, &kept) == NGX_OK) {
         n = len;
         of.mtime = kept;
         goto found;
     }
+
+#if (NGX_HTTP_HARBOR_OPENAT2)
+
+    if (mtime == NULL) {
+        rc = ngx_http_harbor_read_beneath(r, path, buf, &n);
+
+        if (rc == NGX_OK) {
+            of.mtime = 0;
+            goto read;
+        }
+
+        if (rc != NGX_AGAIN) {
+            return rc;
+        }
+
+        /* NGX_AGAIN: through the open file cache, or without openat2() */
+    }
+
+#endif
 
     rc = ngx_http_harbor_open(r, path, &of, flags);
     if (rc != NGX_OK) {
@@ -651,6 +761,10 @@ ngx_http_harbor_read_link(ngx_http_request_t *r, ngx_str_t *path,
                       path->data);
         return NGX_DECLINED;
     }
+
+#if (NGX_HTTP_HARBOR_OPENAT2)
+read:
+#endif
 
     if (ngx_http_harbor_parse_digest(buf, n, d) != NGX_OK) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,

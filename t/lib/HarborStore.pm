@@ -392,6 +392,16 @@ sub fill {
     $s->tag($r, 'newline', $good->{digest}, "$good->{digest}\n");
     $s->tag($r, 'upper', $good->{digest}, 'sha256:' . uc $good->{hex});
     $s->tag($r, 'empty', $good->{digest}, '');
+    # a link longer than any digest; a directory and a FIFO where a link
+    # should be
+    $s->tag($r, 'long', $good->{digest}, $good->{digest} x 3);
+    for my $k (qw(dirlink fifo)) {
+        my $t = $s->repo_dir($r) . "/_manifests/tags/$k/current";
+        next if $s->{dry};
+        make_path($k eq 'dirlink' ? "$t/link" : $t);
+        POSIX::mkfifo("$t/link", 0644) or die "mkfifo $t/link: $!\n"
+            if $k eq 'fifo';
+    }
     # a tag naming a manifest the repository does not link
     $s->tag($r, 'dangling', $m->{arm64}{digest});
     # a manifest whose bytes changed after its digest was taken
