@@ -232,6 +232,11 @@ ngx_http_harbor_manifest_known(ngx_http_request_t *r,
             return (rc == NGX_DECLINED) ? NGX_ABORT : NGX_ERROR;
         }
 
+        /* a HEAD needs the media type only */
+
+        kept.len = (r->method == NGX_HTTP_HEAD)
+                   ? 1 + NGX_HTTP_HARBOR_MEDIA_TYPE_MAX : 0;
+
         rc = ngx_http_harbor_shm_lookup(r, &ctx->vkey, &kept);
 
         if (rc == NGX_ERROR) {

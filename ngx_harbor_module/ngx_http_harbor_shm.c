@@ -224,7 +224,8 @@ ngx_http_harbor_vkey_find(ngx_rbtree_t *rbtree, ngx_http_harbor_vkey_t *key,
 
 /*
  * NGX_OK if the file under key has been verified before (value, when not
- * NULL, gets what was remembered with it, copied into the request's pool),
+ * NULL, gets what was remembered with it, copied into the request's pool:
+ * at most value->len bytes of it if that is set),
  * NGX_ABORT if it failed its hash before (the same file is corrupt still:
  * hashing it again per request would let any client make the worker read
  * it whole), NGX_DECLINED if it is not known, NGX_ERROR: no memory
@@ -261,6 +262,11 @@ ngx_http_harbor_shm_lookup(ngx_http_request_t *r, ngx_http_harbor_vkey_t *key,
         if (value) {
             sn = (ngx_http_harbor_shm_node_t *) vn;
             len = ngx_min(sn->len, sizeof(buf));
+
+            if (value->len) {
+                len = ngx_min(len, value->len);
+            }
+
             ngx_memcpy(buf, sn->data, len);
         }
     }
