@@ -34,7 +34,7 @@
 
 
 typedef struct {
-    ngx_rbtree_node_t           node;       /* key: ngx_http_harbor_memo_hash() */
+    ngx_rbtree_node_t           node;       /* key: memo_hash() of path */
     ngx_queue_t                 queue;      /* most recently used first */
     time_t                      created;
     time_t                      mtime;
