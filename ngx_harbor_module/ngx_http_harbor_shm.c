@@ -99,9 +99,9 @@ ngx_http_harbor_shm_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
 
 /*
- * the insert of an rbtree of ngx_http_harbor_vnode_t, node->key being the
- * CRC32 of the vkey; also used by verify.c for its table of files being
- * hashed
+ * the insert of an rbtree of ngx_http_harbor_vnode_t, node->key being
+ * ngx_http_harbor_vkey_hash(); also used by verify.c for its table of files
+ * being hashed
  */
 
 void

@@ -10,6 +10,13 @@ use HarborTest;
 
 our $S = HarborStore::build();
 
+our $OFC = <<'_EOC_';
+open_file_cache max=100;
+location /v2/ {
+    harbor_registry on;
+}
+_EOC_
+
 repeat_each(2);
 HarborTest::setup();
 run_tests();
@@ -49,11 +56,7 @@ tags/empty/current/link" has invalid size 0
 
 
 === TEST 4: open_file_cache: a link of 213 bytes is refused, and logged
---- config
-open_file_cache max=100;
-location /v2/ {
-    harbor_registry on;
-}
+--- config eval: $::OFC
 --- request
 GET /v2/broken/repo/manifests/long
 --- error_code: 404
@@ -64,11 +67,7 @@ tags/long/current/link" has invalid size
 
 
 === TEST 5: open_file_cache: a directory and a FIFO in place of a link are misses
---- config
-open_file_cache max=100;
-location /v2/ {
-    harbor_registry on;
-}
+--- config eval: $::OFC
 --- request eval
 ["GET /v2/broken/repo/manifests/dirlink", "HEAD /v2/broken/repo/manifests/fifo",
  "GET /v2/broken/repo/manifests/fifo", "GET /v2/broken/repo/manifests/good"]
