@@ -104,6 +104,16 @@
     "harbor_edge_auth_denied_total{reason=\"%s\"} %uA\n"
 
 
+#define NGX_HTTP_HARBOR_METRICS_PREHEAT                                       \
+    "# HELP harbor_edge_preheat_requests_total Requests to harbor_preheat "  \
+    "locations (notifications, health checks): accepted (2xx) or "           \
+    "refused.\n"                                                             \
+    "# TYPE harbor_edge_preheat_requests_total counter\n"
+
+#define NGX_HTTP_HARBOR_METRICS_PREHEAT_S                                     \
+    "harbor_edge_preheat_requests_total{result=\"%s\"} %uA\n"
+
+
 #define NGX_HTTP_HARBOR_METRICS_WEBHOOK                                       \
     "# HELP harbor_edge_webhook_requests_total Deliveries to harbor_webhook " \
     "locations: accepted (2xx) or refused.\n"                                 \
@@ -160,6 +170,7 @@ typedef struct {
     ngx_atomic_t                 sent;
     ngx_atomic_t                 denied[NGX_HTTP_HARBOR_NDENIED];
     ngx_atomic_t                 webhook[2];    /* accepted, refused */
+    ngx_atomic_t                 preheat[2];    /* accepted, refused */
 } ngx_http_harbor_metrics_shctx_t;
 
 

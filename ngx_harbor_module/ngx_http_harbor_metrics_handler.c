@@ -163,6 +163,9 @@ ngx_http_harbor_metrics_handler(ngx_http_request_t *r)
           + sizeof(NGX_HTTP_HARBOR_METRICS_DENIED) - 1
           + NGX_HTTP_HARBOR_NDENIED
             * ngx_http_harbor_metrics_line(NGX_HTTP_HARBOR_METRICS_DENIED_S)
+          + sizeof(NGX_HTTP_HARBOR_METRICS_PREHEAT) - 1
+          + 2 * ngx_http_harbor_metrics_line(
+                                        NGX_HTTP_HARBOR_METRICS_PREHEAT_S)
           + sizeof(NGX_HTTP_HARBOR_METRICS_WEBHOOK) - 1
           + 2 * ngx_http_harbor_metrics_line(
                                         NGX_HTTP_HARBOR_METRICS_WEBHOOK_S)
@@ -217,6 +220,15 @@ ngx_http_harbor_metrics_handler(ngx_http_request_t *r)
         p = ngx_sprintf(p, NGX_HTTP_HARBOR_METRICS_DENIED_S,
                         ngx_http_harbor_metrics_denied_labels[i],
                         sh->denied[i]);
+    }
+
+    p = ngx_cpymem(p, NGX_HTTP_HARBOR_METRICS_PREHEAT,
+                   sizeof(NGX_HTTP_HARBOR_METRICS_PREHEAT) - 1);
+
+    for (i = 0; i < 2; i++) {
+        p = ngx_sprintf(p, NGX_HTTP_HARBOR_METRICS_PREHEAT_S,
+                        ngx_http_harbor_metrics_webhook_labels[i],
+                        sh->preheat[i]);
     }
 
     p = ngx_cpymem(p, NGX_HTTP_HARBOR_METRICS_WEBHOOK,
@@ -274,8 +286,13 @@ ngx_http_harbor_metrics_log(ngx_http_request_t *r)
 
     elcf = ngx_http_get_module_loc_conf(r, ngx_http_harbor_events_module);
 
-    if (elcf->webhook == 1) {
+    if (elcf->webhook == NGX_HTTP_HARBOR_EVENTS_WEBHOOK) {
         (void) ngx_atomic_fetch_add(&sh->webhook[(cls == 0) ? 0 : 1], 1);
+        return NGX_DECLINED;
+    }
+
+    if (elcf->webhook == NGX_HTTP_HARBOR_EVENTS_PREHEAT) {
+        (void) ngx_atomic_fetch_add(&sh->preheat[(cls == 0) ? 0 : 1], 1);
         return NGX_DECLINED;
     }
 

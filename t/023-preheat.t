@@ -25,7 +25,31 @@ location /preheat/ {
     harbor_webhook_auth "Bearer t0ken";
     harbor_webhook_max_size 1k;
 }
+location = /metrics {
+    harbor_metrics;
+}
 _EOC_
+
+# --- response_body_filters for a block that reads /metrics first and last:
+# the first answer becomes "first", the last "accepted A refused R webhook W",
+# the preheat (and webhook) deliveries counted in between
+our %Seen;
+sub deliveries {
+    my $body = shift;
+    my %n;
+    while ($body =~ /^harbor_edge_(preheat|webhook)_requests_total\{result="(\w+)"\} (\d+)$/mg) {
+        $n{"$1 $2"} = $3;
+    }
+    return $body if !%n;
+    if (!%Seen) {
+        %Seen = %n;
+        return 'first';
+    }
+    my %d = map { $_ => $n{$_} - $Seen{$_} } keys %n;
+    %Seen = ();
+    return "accepted $d{'preheat accepted'} refused $d{'preheat refused'} "
+           . "webhook " . ($d{'webhook accepted'} + $d{'webhook refused'});
+}
 
 our $Hex = '1234567890abcdef' x 4;
 our $Event = '{"Events":[{"Id":"a1b2","TimeStamp":"2023-11-14T22:13:20.123456789Z","Action":"push","Target":{"MediaType":"application/vnd.docker.distribution.manifest.v2+json","Digest":"sha256:' . $Hex . '","Repository":"library/alpine","Url":"https://harbor.test/v2/library/alpine/manifests/sha256:' . $Hex . '","Tag":"3.19"},"Request":null,"Actor":null}]}';
@@ -83,7 +107,25 @@ Content-Type: application/json
 
 
 
-=== TEST 4: an Action other than push: 400, nothing queued
+=== TEST 4: harbor_edge_preheat_requests_total counts health checks and notifications, accepted and refused
+--- request eval
+["GET /metrics",
+ "GET /preheat/health",
+ "GET /preheat/health",
+ "POST /preheat/registry/notifications\n$::Event",
+ "GET /metrics"]
+--- more_headers eval
+["", "Authorization: Bearer t0ken", "", "Authorization: Bearer t0ken\nContent-Type: application/json", ""]
+--- response_body_filters eval: \&::deliveries
+--- error_code eval
+[200, 200, 401, 200, 200]
+--- response_body_like eval
+[qr/\Afirst\z/, qr/healthy/, qr/Authorization/, qr/\A\{"queued":1\}\n?\z/,
+ qr/\Aaccepted 2 refused 1 webhook 0\z/]
+
+
+
+=== TEST 5: an Action other than push: 400, nothing queued
 --- more_headers
 Authorization: Bearer t0ken
 --- request eval
@@ -97,7 +139,7 @@ $e =~ s{library/alpine}{library/other}g;
 
 
 
-=== TEST 5: another path under the prefix: 404
+=== TEST 6: another path under the prefix: 404
 --- more_headers
 Authorization: Bearer t0ken
 --- request
@@ -106,7 +148,7 @@ GET /preheat/registry/other
 
 
 
-=== TEST 6: the notifications path takes POST only
+=== TEST 7: the notifications path takes POST only
 --- more_headers
 Authorization: Bearer t0ken
 --- request
@@ -117,7 +159,7 @@ Allow: POST
 
 
 
-=== TEST 7: harbor_preheat in an exact location
+=== TEST 8: harbor_preheat in an exact location
 --- config
 location = /preheat/health {
     harbor_preheat;
@@ -129,7 +171,7 @@ location = /preheat/health {
 
 
 
-=== TEST 8: harbor_preheat without harbor_webhook_auth
+=== TEST 9: harbor_preheat without harbor_webhook_auth
 --- config
 location /preheat/ {
     harbor_preheat;
