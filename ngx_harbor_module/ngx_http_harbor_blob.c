@@ -50,11 +50,9 @@ ngx_http_harbor_blob_handler(ngx_http_request_t *r,
 
     r->connection->log->action = "opening blob";
 
-    /* a HEAD sends no byte of the file: the memo's key will do */
+    /* a blob's key is taken afresh, HEAD too: a corrupt blob is 404 */
 
-    rc = ngx_http_harbor_open_content(r, ctx,
-                                      (r->method == NGX_HTTP_HEAD)
-                                      ? NGX_HTTP_HARBOR_KEY_MEMO : 0);
+    rc = ngx_http_harbor_open_content(r, ctx, 0);
 
     if (rc == NGX_ERROR) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -84,9 +82,7 @@ ngx_http_harbor_blob_handler(ngx_http_request_t *r,
 
     case NGX_HTTP_HARBOR_VERIFY_ONCE:
 
-        rc = ngx_http_harbor_file_key(r, ctx,
-                                      (r->method == NGX_HTTP_HEAD)
-                                      ? NGX_HTTP_HARBOR_KEY_MEMO : 0);
+        rc = ngx_http_harbor_file_key(r, ctx, 0);
 
         if (rc == NGX_ERROR) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;

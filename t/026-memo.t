@@ -103,7 +103,7 @@ __DATA__
 --- request eval
 ["GET $::MBLOB", "HEAD $::MBLOB", "GET $::MBLOB"]
 --- error_code eval
-[200, 200, 404]
+[200, 404, 404]
 --- response_body_like eval
 [qr/\A\Q$::S->{b}{mutable}{body}\E\z/, qr/\A\z/, HarborTest::err('BLOB_UNKNOWN')]
 --- no_error_log
