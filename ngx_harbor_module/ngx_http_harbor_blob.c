@@ -118,18 +118,6 @@ ngx_http_harbor_blob_handler(ngx_http_request_t *r,
         break;
     }
 
-    /* a HEAD found in the memo is hashed all the same: open it */
-
-    rc = ngx_http_harbor_open_data(r, ctx);
-
-    if (rc == NGX_ERROR) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    if (rc == NGX_DECLINED) {
-        return ngx_http_harbor_miss(r, NGX_HTTP_HARBOR_BLOB_UNKNOWN, NULL);
-    }
-
     r->connection->log->action = "verifying blob";
 
     ctx->done = ngx_http_harbor_blob_verified;
